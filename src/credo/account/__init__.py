@@ -1,0 +1,1 @@
+"""Accounts (tradelines) and their monthly status records."""

@@ -1,0 +1,44 @@
+"""Audit ledger tables: hash-chained entries and signed Merkle checkpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from credo.db import Base, BigId, UTCDateTime
+
+
+class AuditEntry(Base):
+    """One operation that changed data or read personal data.
+
+    ``hash = SHA-256(canonical(seq, at, actor, action, target, details, prev_hash))``; the
+    first entry's ``prev_hash`` is 64 zeros. ``seq`` is assigned contiguously from 1.
+    """
+
+    __tablename__ = "audit_entry"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(200))
+    #: canonical JSON (sorted keys, no whitespace); never carries a raw identifier
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditCheckpoint(Base):
+    """Merkle root over entries 1..upto_seq, signed with the ledger key (HMAC-SHA256)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    upto_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    merkle_root: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kid: Mapped[str] = mapped_column(String(8))
+    signature: Mapped[str] = mapped_column(String(64))
+    entry_count: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,1 @@
+"""Pure functions on plain data: checksums, normalisation, masking, hashing. No IO."""

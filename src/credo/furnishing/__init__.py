@@ -1,0 +1,1 @@
+"""Furnishing: the Credo format v1, validation, batches and quarantine."""

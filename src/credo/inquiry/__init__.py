@@ -1,0 +1,1 @@
+"""Inquiries: who looked at a subject's file, when and why."""

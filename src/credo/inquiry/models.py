@@ -1,0 +1,47 @@
+"""Inquiry table."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Date, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from credo.db import Base, BigId, UTCDateTime, utcnow
+
+
+class InquiryKind(enum.StrEnum):
+    #: a query for a new credit decision; counts in the new-credit features
+    hard = "hard"
+    #: post-loan management, self-queries, prescreening
+    soft = "soft"
+
+
+class InquirySource(enum.StrEnum):
+    furnished = "furnished"
+    api = "api"
+
+
+class Inquiry(Base):
+    __tablename__ = "inquiry"
+    __table_args__ = (UniqueConstraint("institution_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(BigId, ForeignKey("subject.id"), index=True)
+    #: the institution that made the inquiry (for imports: the furnisher of the file)
+    institution_id: Mapped[int] = mapped_column(BigId, ForeignKey("institution.id"))
+    inquired_on: Mapped[date] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[InquiryKind] = mapped_column(
+        Enum(InquiryKind, native_enum=False, length=8, validate_strings=True)
+    )
+    source: Mapped[InquirySource] = mapped_column(
+        Enum(InquirySource, native_enum=False, length=16, validate_strings=True)
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("furnishing_batch.id"), default=None
+    )
+    line_no: Mapped[int | None] = mapped_column(Integer, default=None)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

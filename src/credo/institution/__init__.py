@@ -1,0 +1,1 @@
+"""Member institutions: furnishers and queriers."""

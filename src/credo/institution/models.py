@@ -1,0 +1,32 @@
+"""Institution table."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from credo.db import Base, BigId, UTCDateTime, utcnow
+
+
+class InstitutionKind(enum.StrEnum):
+    bank = "bank"
+    consumer_finance = "consumer_finance"
+    online_lending = "online_lending"
+    marketplace = "marketplace"
+    insurer = "insurer"
+    public_source = "public_source"
+
+
+class Institution(Base):
+    __tablename__ = "institution"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[InstitutionKind] = mapped_column(
+        Enum(InstitutionKind, native_enum=False, length=32, validate_strings=True)
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,29 @@
+"""Import every table so that `Base.metadata` is complete (Alembic, tests)."""
+
+from credo.account.models import Account, AccountVersion, StatusRecord
+from credo.audit.models import AuditCheckpoint, AuditEntry
+from credo.db import Base
+from credo.furnishing.models import FurnishingBatch, QuarantinedRow
+from credo.inquiry.models import Inquiry
+from credo.institution.models import Institution
+from credo.public_record.models import PublicRecord
+from credo.security.models import KeyState
+from credo.subject.models import IdentityReview, Subject, SubjectInfo
+
+__all__ = [
+    "Account",
+    "AccountVersion",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "Base",
+    "FurnishingBatch",
+    "IdentityReview",
+    "Inquiry",
+    "Institution",
+    "KeyState",
+    "PublicRecord",
+    "QuarantinedRow",
+    "StatusRecord",
+    "Subject",
+    "SubjectInfo",
+]

@@ -1,0 +1,1 @@
+"""Public records: court judgments, enforcement lists, tax arrears, administrative penalties."""

@@ -1,0 +1,1 @@
+"""Data subjects (persons and enterprises) and identity resolution."""
