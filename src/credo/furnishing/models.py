@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credo.db import Base, BigId, UTCDateTime, utcnow
@@ -57,6 +57,8 @@ class QuarantinedRow(Base):
     record_type: Mapped[str | None] = mapped_column(String(32), default=None)
     field: Mapped[str | None] = mapped_column(String(64), default=None)
     reason: Mapped[str] = mapped_column(String(500))
+    #: False: rejected by validation; True: held for identity review (nothing applied)
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
     #: the offending value, masked if it could be personal data
     masked_value: Mapped[str | None] = mapped_column(String(200), default=None)
     #: the whole raw line, encrypted, so an operator can inspect it (reads are audited)

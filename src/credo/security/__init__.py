@@ -22,7 +22,9 @@ def load_keyring(settings: Settings) -> KeyRing:
     if settings.secret_key is not None:
         current = decode_secret(settings.secret_key.get_secret_value())
         prev_text = (
-            settings.previous_secret_keys.get_secret_value() if settings.previous_secret_keys else ""
+            settings.previous_secret_keys.get_secret_value()
+            if settings.previous_secret_keys
+            else ""
         )
         previous = [decode_secret(p) for p in prev_text.split(",") if p.strip()]
         return KeyRing.from_secrets(current, previous)

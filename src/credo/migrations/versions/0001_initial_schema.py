@@ -169,6 +169,7 @@ def upgrade() -> None:
         sa.Column("record_type", sa.String(length=32), nullable=True),
         sa.Column("field", sa.String(length=64), nullable=True),
         sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("held", sa.Boolean(), nullable=False),
         sa.Column("masked_value", sa.String(length=200), nullable=True),
         sa.Column("raw_enc", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,39 @@
+"""The `credo` command line: every command group is registered here."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from credo.audit.cli import app as audit_app
+from credo.cli.db import app as db_app
+from credo.furnishing.cli import batch_app, furnish
+from credo.institution.cli import app as institution_app
+from credo.subject.cli import app as review_app
+
+# SYNTH from credo.synth.cli import synth
+
+app = typer.Typer(
+    name="credo",
+    help="Credo: credit reporting and credit risk platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(institution_app, name="institution")
+app.command("furnish")(furnish)
+app.add_typer(batch_app, name="batch")
+app.add_typer(review_app, name="review")
+app.add_typer(audit_app, name="audit")
+# SYNTH app.command("synth")(synth)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(
+        level=os.environ.get("CREDO_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app()

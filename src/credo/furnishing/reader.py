@@ -1,0 +1,214 @@
+"""Streaming readers for furnishing files (JSON Lines and CSV) with an up-front format check.
+
+`open_furnishing` reads only the first block to decide whether the file is the Credo format at
+all (not binary, UTF-8, a header present); a file that fails fails whole with one `FormatError`
+and nothing is written. After that, rows stream one at a time in constant memory; a row that
+cannot be decoded becomes a row-level error, never a crash.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from credo.errors import FormatError
+from credo.furnishing.format import ALL_FIELDS, FORMAT_NAME, SUPPORTED_VERSIONS
+
+SNIFF_BYTES = 64 * 1024
+BOM = codecs.BOM_UTF8
+
+
+@dataclass(slots=True)
+class RawRow:
+    """One data row: its 1-based line number and either the decoded dict or a decode error."""
+
+    line: int
+    data: dict[str, Any] | None
+    error: str | None = None
+    text: str | None = None
+
+
+@dataclass(slots=True)
+class FileHeader:
+    fmt: str
+    format_version: str
+    institution: str | None = None
+    as_of: date | None = None
+    columns: list[str] = field(default_factory=list)
+
+
+def detect_format(path: Path, head: bytes) -> str:
+    """'jsonl' or 'csv', from the file name or else the first character."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    return "jsonl" if head.lstrip(BOM).lstrip().startswith(b"{") else "csv"
+
+
+def _check_text(path: Path, head: bytes) -> None:
+    if not head:
+        raise FormatError(f"{path.name} is empty")
+    if b"\x00" in head:
+        raise FormatError(f"{path.name} is a binary file, not a furnishing file")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        hint = ""
+        try:
+            head[: exc.start + 64].decode("gb18030")
+            hint = " (it looks like GBK/GB18030: re-save it as UTF-8)"
+        except UnicodeDecodeError:
+            pass
+        raise FormatError(
+            f"{path.name} is not UTF-8 at byte {exc.start}{hint}; the furnishing format is UTF-8"
+        ) from None
+
+
+def _jsonl_header(path: Path, first: bytes) -> FileHeader:
+    try:
+        obj = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        raise FormatError(
+            f"{path.name}: line 1 is not JSON; a JSON Lines furnishing file starts with a header "
+            f'record {{"record_type": "header", "format": "{FORMAT_NAME}", ...}}'
+        ) from None
+    if not isinstance(obj, dict) or obj.get("record_type") != "header":
+        raise FormatError(
+            f"{path.name}: missing header: line 1 must be the header record "
+            f'{{"record_type": "header", "format": "{FORMAT_NAME}", "format_version": "1.0", '
+            '"institution": ..., "as_of": ...}'
+        )
+    if obj.get("format") != FORMAT_NAME:
+        raise FormatError(f"{path.name}: header format must be {FORMAT_NAME!r}")
+    version = str(obj.get("format_version", ""))
+    if version not in SUPPORTED_VERSIONS:
+        raise FormatError(
+            f"{path.name}: format_version {version!r} is not supported "
+            f"(supported: {', '.join(sorted(SUPPORTED_VERSIONS))})"
+        )
+    as_of = None
+    if obj.get("as_of") is not None:
+        try:
+            as_of = date.fromisoformat(str(obj["as_of"]))
+        except ValueError:
+            raise FormatError(
+                f"{path.name}: header as_of is not a date: {obj['as_of']!r}"
+            ) from None
+    inst = obj.get("institution")
+    return FileHeader("jsonl", version, str(inst) if inst is not None else None, as_of)
+
+
+def _csv_header(path: Path, first: bytes) -> FileHeader:
+    cols = next(csv.reader([first.decode("utf-8", "replace")]), [])
+    cols = [c.strip() for c in cols]
+    if "record_type" not in cols:
+        raise FormatError(
+            f"{path.name}: missing header: the first row must name the columns and include "
+            "record_type"
+        )
+    known = [c for c in cols if c in ALL_FIELDS]
+    if len(known) < 2:
+        raise FormatError(f"{path.name}: the header row names no furnishing columns")
+    dupes = sorted({c for c in cols if cols.count(c) > 1})
+    if dupes:
+        raise FormatError(f"{path.name}: duplicate columns in header: {', '.join(dupes)}")
+    return FileHeader("csv", "1.0", columns=cols)
+
+
+def sniff(path: Path) -> FileHeader:
+    """Check that `path` is a furnishing file at all; raise `FormatError` if not."""
+    if not path.is_file():
+        raise FormatError(f"{path} does not exist or is not a file")
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    _check_text(path, head)
+    fmt = detect_format(path, head)
+    body = head[len(BOM) :] if head.startswith(BOM) else head
+    first = body.split(b"\n", 1)[0].rstrip(b"\r")
+    return _jsonl_header(path, first) if fmt == "jsonl" else _csv_header(path, first)
+
+
+class HashingReader(io.RawIOBase):
+    """Wraps a binary file, hashing (SHA-256) and counting every byte read."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self.sha256 = hashlib.sha256()
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        data = self._fh.read(len(buf))
+        n = len(data)
+        buf[:n] = data
+        self.sha256.update(data)
+        self.bytes_read += n
+        return n
+
+
+def iter_jsonl(stream: BinaryIO) -> Iterator[RawRow]:
+    """Rows of a JSON Lines file after its header line."""
+    for line_no, raw in enumerate(stream, start=1):
+        if line_no == 1:
+            continue
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield RawRow(line_no, None, f"not valid UTF-8 at byte {exc.start} of the line")
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield RawRow(line_no, None, f"not valid JSON: {exc.msg}", text)
+            continue
+        if not isinstance(obj, dict):
+            yield RawRow(line_no, None, "not a JSON object", text)
+            continue
+        yield RawRow(line_no, obj, None, text)
+
+
+def iter_csv(stream: BinaryIO) -> Iterator[RawRow]:
+    """Rows of a CSV file as dicts without empty cells; line numbers are physical lines."""
+    text_stream = io.TextIOWrapper(
+        stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+    )
+    reader = csv.reader(text_stream)
+    header = [c.strip() for c in next(reader)]
+    width = len(header)
+    while True:
+        line_no = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RawRow(line_no, None, f"malformed CSV: {exc}")
+            continue
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        joined = ",".join(cells)
+        if any("\udc80" <= ch <= "\udcff" for ch in joined):
+            yield RawRow(line_no, None, "not valid UTF-8")
+            continue
+        if len(cells) != width:
+            yield RawRow(line_no, None, f"has {len(cells)} cells; the header has {width}", joined)
+            continue
+        yield RawRow(
+            line_no, {k: v for k, v in zip(header, cells, strict=True) if v.strip()}, None, joined
+        )

@@ -1,0 +1,303 @@
+"""Furnishing batches: stream a file, validate, resolve, store, quarantine, audit.
+
+One batch is one transaction (the caller's `session_scope` commits): either every good row,
+every quarantined row, the batch record and its ledger entry land together, or nothing does.
+Rows are processed in chunks so memory stays flat however large the file is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credo.audit import service as audit
+from credo.config import Profile
+from credo.db import utcnow
+from credo.errors import FormatError, NotFound
+from credo.furnishing.models import BatchStatus, FurnishingBatch, QuarantinedRow
+from credo.furnishing.reader import HashingReader, iter_csv, iter_jsonl, sniff
+from credo.furnishing.store import RecordStore
+from credo.furnishing.validate import Problem, RowValidator
+from credo.institution.models import Institution
+from credo.security.keys import KeyRing
+
+log = logging.getLogger(__name__)
+
+#: at most this many errors are kept in the returned report (all are in the quarantine table)
+REPORT_ERROR_LIMIT = 10_000
+
+
+@dataclass
+class BatchReport:
+    """What happened to every line of a furnished file."""
+
+    batch_id: str
+    institution: str
+    file: str
+    file_format: str
+    file_sha256: str
+    as_of: str
+    lines: int = 0
+    accepted: int = 0
+    corrections: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    flagged: int = 0
+    seconds: float = 0.0
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejections_by_reason: dict[str, int] = field(default_factory=dict)
+    errors: list[dict] = field(default_factory=list)
+    errors_total: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Running counts; the store reports each line's fate here."""
+
+    accepted: int = 0
+    corrections: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    flagged: int = 0
+
+
+def _reason_key(reason: str) -> str:
+    # group "jumps from 0 in 2024-01 to 90…" and similar by their stable words
+    return "".join(ch if not ch.isdigit() else "#" for ch in reason)[:120]
+
+
+class BatchRun:
+    """State of one batch while it streams through."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        keyring: KeyRing,
+        profile: Profile,
+        batch: FurnishingBatch,
+        institution: Institution,
+        validator: RowValidator,
+        report: BatchReport,
+    ) -> None:
+        self.session = session
+        self.keyring = keyring
+        self.batch = batch
+        self.report = report
+        self.validator = validator
+        self.outcome = Outcome()
+        self.quarantine: list[dict] = []
+        self.store = RecordStore(
+            session,
+            keyring=keyring,
+            profile=profile,
+            batch_id=batch.id,
+            institution_id=institution.id,
+            reject=self.reject,
+            outcome=self.outcome,
+        )
+
+    def reject(
+        self, line: int, rtype: str | None, problems: list[Problem], text: str | None, *, held=False
+    ) -> None:
+        """Quarantine one line with every problem found on it."""
+        if held:
+            self.outcome.flagged += 1
+        else:
+            self.outcome.rejected += 1
+        raw_enc = self.keyring.encrypt(text, column="quarantined_row.raw") if text else None
+        for i, p in enumerate(problems):
+            self.quarantine.append(
+                {
+                    "batch_id": self.batch.id,
+                    "line_no": line,
+                    "record_type": rtype,
+                    "field": p.field,
+                    "reason": p.reason[:500],
+                    "held": held,
+                    "masked_value": p.value[:200] if p.value else None,
+                    "raw_enc": raw_enc if i == 0 else None,
+                }
+            )
+            key = f"{rtype or '?'}.{p.field or '-'}: {_reason_key(p.reason)}"
+            self.report.rejections_by_reason[key] = self.report.rejections_by_reason.get(key, 0) + 1
+            self.report.errors_total += 1
+            if len(self.report.errors) < REPORT_ERROR_LIMIT:
+                self.report.errors.append(
+                    {
+                        "line": line,
+                        "record_type": rtype,
+                        "field": p.field,
+                        "reason": p.reason,
+                        "value": p.value,
+                        "held": held,
+                    }
+                )
+
+    def process(self, rows) -> None:
+        """Validate and store one chunk of raw rows."""
+        good = []
+        for raw in rows:
+            self.report.lines += 1
+            if raw.data is None:
+                self.reject(raw.line, None, [Problem(None, raw.error or "unreadable")], raw.text)
+                continue
+            rtype, rec, problems = self.validator.validate(raw.data)
+            if problems:
+                self.reject(raw.line, rtype, problems, raw.text)
+            else:
+                good.append((raw.line, rtype, rec, raw.text))
+        self.store.store_chunk(good)
+        if self.quarantine:
+            self.session.execute(QuarantinedRow.__table__.insert(), self.quarantine)
+            self.quarantine = []
+
+
+def furnish(
+    session: Session,
+    *,
+    path: Path,
+    institution_code: str,
+    keyring: KeyRing,
+    profile: Profile,
+    actor: str,
+    as_of: date | None = None,
+    chunk_rows: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+    today: date | None = None,
+) -> BatchReport:
+    """Furnish one file for one institution; returns the batch report.
+
+    Raises `FormatError` (nothing written) when the file is not the furnishing format at all,
+    and `NotFound` for an unknown institution.
+    """
+    started = time.perf_counter()
+    today = today or date.today()
+    header = sniff(path)
+    institution = session.scalar(select(Institution).where(Institution.code == institution_code))
+    if institution is None:
+        raise NotFound(f"institution {institution_code!r} is not registered")
+    if header.institution is not None and header.institution != institution_code:
+        raise FormatError(
+            f"{path.name}: the header names institution {header.institution!r}, "
+            f"not {institution_code!r}"
+        )
+    if as_of is not None and header.as_of is not None and as_of != header.as_of:
+        raise FormatError(f"{path.name}: header as_of {header.as_of} differs from --as-of {as_of}")
+    as_of = as_of or header.as_of or today
+    if as_of > today:
+        raise FormatError(f"{path.name}: batch date {as_of} is in the future")
+
+    batch = FurnishingBatch(
+        ref=uuid.uuid4().hex,
+        institution_id=institution.id,
+        file_name=path.name[:255],
+        file_sha256="",
+        file_format=header.fmt,
+        format_version=header.format_version,
+        as_of=as_of,
+        status=BatchStatus.completed,
+        actor=actor[:100],
+        profile=profile.code,
+    )
+    session.add(batch)
+    session.flush()
+    report = BatchReport(
+        batch_id=batch.ref,
+        institution=institution_code,
+        file=path.name,
+        file_format=header.fmt,
+        file_sha256="",
+        as_of=as_of.isoformat(),
+    )
+    run = BatchRun(
+        session,
+        keyring=keyring,
+        profile=profile,
+        batch=batch,
+        institution=institution,
+        validator=RowValidator(as_of=as_of, profile=profile),
+        report=report,
+    )
+    total = path.stat().st_size
+    with path.open("rb") as fh:
+        hashing = HashingReader(fh)
+        stream = io.BufferedReader(hashing, buffer_size=1 << 20)
+        rows_iter = iter_jsonl(stream) if header.fmt == "jsonl" else iter_csv(stream)
+        chunk = []
+        for raw in rows_iter:
+            chunk.append(raw)
+            if len(chunk) >= chunk_rows:
+                run.process(chunk)
+                chunk = []
+                if progress:
+                    progress(hashing.bytes_read, total)
+        if chunk:
+            run.process(chunk)
+        # drain whatever the row iterator did not consume so the hash covers the whole file
+        while hashing.read(1 << 20):
+            pass
+        if progress:
+            progress(total, total)
+
+    out = run.outcome
+    report.file_sha256 = hashing.sha256.hexdigest()
+    report.accepted, report.corrections = out.accepted, out.corrections
+    report.duplicates, report.rejected, report.flagged = out.duplicates, out.rejected, out.flagged
+    report.changes = {k: dict(v) for k, v in sorted(run.store.changes.items())}
+    batch.file_sha256 = report.file_sha256
+    batch.lines = report.lines
+    batch.accepted, batch.corrections, batch.duplicates = (
+        out.accepted,
+        out.corrections,
+        out.duplicates,
+    )
+    batch.rejected, batch.flagged = out.rejected, out.flagged
+    batch.changes = orjson.dumps(report.changes, option=orjson.OPT_SORT_KEYS).decode()
+    batch.finished_at = utcnow()
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="furnish.batch",
+        target=f"batch:{batch.ref}",
+        details={
+            "institution": institution_code,
+            "file_sha256": report.file_sha256,
+            "as_of": report.as_of,
+            "lines": report.lines,
+            "accepted": out.accepted,
+            "corrections": out.corrections,
+            "duplicates": out.duplicates,
+            "rejected": out.rejected,
+            "flagged": out.flagged,
+            "changes": report.changes,
+        },
+    )
+    audit.checkpoint(session, keyring)
+    report.seconds = round(time.perf_counter() - started, 3)
+    log.info("batch %s: %d lines in %.2fs", batch.ref, report.lines, report.seconds)
+    return report
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a whole file (used by tests and the CLI)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,584 @@
+"""Storing validated records: resolve identities, detect duplicates and corrections, write.
+
+Each record type follows the same rule: look up the current version by its natural key; equal
+content hash -> duplicate (nothing written); different -> correction (the old row is marked
+superseded by this batch, the new row gets version + 1); absent -> new row. Lookups are done per
+chunk in bulk, writes are bulk inserts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from credo.account.models import Account, AccountVersion, StatusRecord
+from credo.config import Profile
+from credo.db import utcnow
+from credo.furnishing.rules import (
+    AccountState,
+    check_dpd_aging,
+    check_status_against_account,
+    months_between,
+)
+from credo.furnishing.validate import (
+    AccountRec,
+    Problem,
+    SubjectRec,
+)
+from credo.inquiry.models import Inquiry, InquirySource
+from credo.public_record.models import PublicRecord
+from credo.security.keys import KeyRing
+from credo.subject.models import ReviewKind, Subject, SubjectInfo
+from credo.subject.resolution import (
+    KnownSubject,
+    SubjectDirectory,
+    id_blind,
+    name_dob_blind,
+    new_subject_ref,
+    open_review,
+    phone_blind,
+)
+
+Rejector = Callable[..., None]
+
+
+def _hash(*parts) -> str:
+    return hashlib.sha256(
+        "\x1f".join("" if p is None else str(p) for p in parts).encode()
+    ).hexdigest()
+
+
+def _prev_month(d: date) -> date:
+    return date(d.year - 1, 12, 1) if d.month == 1 else date(d.year, d.month - 1, 1)
+
+
+class RecordStore:
+    """Writes one batch's validated records chunk by chunk."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        keyring: KeyRing,
+        profile: Profile,
+        batch_id: int,
+        institution_id: int,
+        reject: Rejector,
+        outcome,
+    ) -> None:
+        self.session = session
+        self.keyring = keyring
+        self.profile = profile
+        self.batch_id = batch_id
+        self.institution_id = institution_id
+        self.reject = reject
+        self.outcome = outcome
+        self.now: datetime = utcnow()
+        self.subjects = SubjectDirectory(session, keyring)
+        #: identifiers (blind) and account refs held for identity review in this batch
+        self.held_blinds: dict[str, int] = {}
+        self.held_refs: dict[str, int] = {}
+        self.accounts: dict[str, AccountState] = {}
+        self.unknown_refs: set[str] = set()
+        #: last accepted (period, days_past_due) per account in this batch
+        self.last_dpd: dict[int, tuple[date, int]] = {}
+        self.changes: dict[str, dict[str, int]] = defaultdict(
+            lambda: {"inserted": 0, "superseded": 0}
+        )
+
+    # -- helpers ---------------------------------------------------------------------
+    def _count(self, table: str, inserted: int = 0, superseded: int = 0) -> None:
+        if inserted or superseded:
+            c = self.changes[str(table)]
+            c["inserted"] += inserted
+            c["superseded"] += superseded
+
+    def _versioned(self, line: int, content_hash: str, version: int = 1) -> dict:
+        return {
+            "batch_id": self.batch_id,
+            "line_no": line,
+            "content_hash": content_hash,
+            "version": version,
+            "recorded_at": self.now,
+            "superseded_at": None,
+            "superseded_by_batch_id": None,
+        }
+
+    def _supersede(self, model, ids: list[int]) -> None:
+        if not ids:
+            return
+        table = model.__table__
+        self.session.execute(
+            update(table)
+            .where(table.c.id.in_(ids))
+            .values(superseded_at=self.now, superseded_by_batch_id=self.batch_id)
+        )
+        self._count(table.name, superseded=len(ids))
+
+    def _insert(self, model, rows: list[dict]) -> None:
+        if rows:
+            self.session.execute(model.__table__.insert(), rows)
+            self._count(model.__table__.name, inserted=len(rows))
+
+    def _holder(self, line, rtype, rec, text) -> KnownSubject | None:
+        """The subject an account / public record / inquiry row belongs to, or reject it."""
+        blind = id_blind(self.keyring, rec.id_type, rec.id_number)
+        if blind in self.held_blinds:
+            self._hold(line, rtype, text, "id_number", self.held_blinds[blind])
+            return None
+        subject = self.subjects.get(blind)
+        if subject is None:
+            self.reject(
+                line,
+                rtype,
+                [Problem("id_number", "no subject on file with this identifier; furnish its "
+                         "subject record first")],
+                text,
+            )  # fmt: skip
+        return subject
+
+    def _hold(self, line, rtype, text, field, review_id: int) -> None:
+        reason = f"held: identity conflict under review (review #{review_id}); nothing applied"
+        self.reject(line, rtype, [Problem(field, reason)], text, held=True)
+
+    # -- entry point -----------------------------------------------------------------
+    def store_chunk(self, rows: list[tuple[int, str, object, str | None]]) -> None:
+        """Store one chunk of validated rows, record types in dependency order."""
+        by_type: dict[str, list] = defaultdict(list)
+        for row in rows:
+            by_type[row[1]].append(row)
+        blinds = {
+            id_blind(self.keyring, r[2].id_type, r[2].id_number)
+            for t in ("subject", "account", "public_record", "inquiry")
+            for r in by_type.get(t, ())
+        }
+        self.subjects.prefetch(blinds)
+        if by_type.get("subject"):
+            self._subjects(by_type["subject"])
+        if by_type.get("account"):
+            self._accounts(by_type["account"])
+        if by_type.get("status"):
+            self._statuses(by_type["status"])
+        if by_type.get("public_record"):
+            self._public_records(by_type["public_record"])
+        if by_type.get("inquiry"):
+            self._inquiries(by_type["inquiry"])
+
+    # -- subjects --------------------------------------------------------------------
+    def _subjects(self, rows) -> None:
+        kr = self.keyring
+        new_rows: list[tuple[int, SubjectRec, str, str, str | None]] = []
+        info_rows: list[tuple[int, SubjectRec, int, str | None]] = []
+        pending_new: dict[str, KnownSubject] = {}
+        for line, rtype, rec, text in rows:
+            blind = id_blind(kr, rec.id_type, rec.id_number)
+            if blind in self.held_blinds:
+                self._hold(line, rtype, text, "id_number", self.held_blinds[blind])
+                continue
+            ndb = name_dob_blind(kr, rec.name, rec.birth_date)
+            pblind = phone_blind(kr, rec.phone) if rec.phone else None
+            known = pending_new.get(blind) or self.subjects.get(blind)
+            if known is not None and known.id != -1 and known.name_dob_blind != ndb:
+                fields = self.subjects.conflict_fields(known.id, rec.name, rec.birth_date)
+                review = open_review(
+                    self.session, kr,
+                    kind=ReviewKind.identity_conflict, subject_id=known.id, other_subject_id=None,
+                    batch_id=self.batch_id, line_no=line, fields=fields,
+                    furnished={"name": rec.name, "birth_date": rec.birth_date},
+                )  # fmt: skip
+                self.held_blinds[blind] = review.id
+                self.reject(
+                    line, rtype,
+                    [Problem(f, "identity conflict: differs from the subject on file with this "
+                             f"identifier; held for review #{review.id}") for f in fields],
+                    text, held=True,
+                )  # fmt: skip
+                continue
+            if known is not None and known.id == -1 and known.name_dob_blind != ndb:
+                # the same new identifier twice in one chunk with different identities
+                self.reject(
+                    line, rtype,
+                    [Problem("name", "identity conflict with an earlier line of this batch")],
+                    text, held=True,
+                )  # fmt: skip
+                continue
+            if known is None:
+                pending_new[blind] = KnownSubject(-1, ndb, rec.subject_type)
+                new_rows.append((line, rec, blind, ndb, pblind))
+            info_rows.append((line, rec, blind, pblind))
+        if new_rows:
+            self._insert_subjects(new_rows)
+        self._subject_infos(info_rows)
+
+    def _insert_subjects(self, new_rows) -> None:
+        kr = self.keyring
+        payload = [
+            {
+                "ref": new_subject_ref(),
+                "subject_type": rec.subject_type,
+                "id_type": rec.id_type,
+                "id_blind": blind,
+                "id_enc": kr.encrypt(rec.id_number, column="subject.id_number"),
+                "name_enc": kr.encrypt(rec.name, column="subject.name"),
+                "birth_date_enc": kr.encrypt(
+                    rec.birth_date.isoformat(), column="subject.birth_date"
+                )
+                if rec.birth_date
+                else None,
+                "name_dob_blind": ndb,
+                "gender": rec.gender,
+                "region": rec.region,
+                "birth_year": rec.birth_date.year if rec.birth_date else None,
+                "needs_review": False,
+                "created_at": self.now,
+                "batch_id": self.batch_id,
+            }
+            for _, rec, blind, ndb, _ in new_rows
+        ]
+        # candidate duplicates are looked up before the new rows exist
+        candidates = [
+            self.subjects.candidates(ndb=ndb, phone=pb, exclude=None)
+            for _, _, _, ndb, pb in new_rows
+        ]
+        ids = self.session.scalars(
+            insert(Subject).returning(Subject.id, sort_by_parameter_order=True), payload
+        ).all()
+        self._count("subject", inserted=len(ids))
+        for (line, rec, blind, ndb, _), sid, other in zip(new_rows, ids, candidates, strict=True):
+            self.subjects.remember(blind, KnownSubject(sid, ndb, rec.subject_type))
+            if other is not None:
+                open_review(
+                    self.session, kr,
+                    kind=ReviewKind.possible_duplicate, subject_id=sid, other_subject_id=other,
+                    batch_id=self.batch_id, line_no=line, fields=["name", "birth_date", "phone"],
+                    furnished={"name": rec.name, "birth_date": rec.birth_date},
+                )  # fmt: skip
+
+    def _subject_infos(self, info_rows) -> None:
+        kr = self.keyring
+        resolved = [
+            (line, rec, self.subjects.get(blind).id, pb) for line, rec, blind, pb in info_rows
+        ]
+        sids = {sid for _, _, sid, _ in resolved}
+        current: dict[int, tuple[int, str, int]] = {}
+        for part in _parts(sorted(sids)):
+            for rid, sid, h, v in self.session.execute(
+                select(SubjectInfo.id, SubjectInfo.subject_id, SubjectInfo.content_hash,
+                       SubjectInfo.version)
+                .where(SubjectInfo.subject_id.in_(part),
+                       SubjectInfo.institution_id == self.institution_id,
+                       SubjectInfo.superseded_at.is_(None))
+            ):  # fmt: skip
+                current[sid] = (rid, h, v)
+        inserts: dict[int, dict] = {}
+        supersede: list[int] = []
+        for line, rec, sid, pb in resolved:
+            h = kr.blind_index(f"{rec.name}|{rec.phone}|{rec.address}", purpose="content")
+            pending = inserts.get(sid)
+            if pending is not None:
+                if pending["content_hash"] == h:
+                    self.outcome.duplicates += 1
+                    continue
+                version = pending["version"] + 1
+                self.outcome.corrections += 1
+                self.outcome.accepted -= pending.pop("_new", 0)
+            elif sid in current:
+                rid, old_h, old_v = current[sid]
+                if old_h == h:
+                    self.outcome.duplicates += 1
+                    continue
+                supersede.append(rid)
+                version = old_v + 1
+                self.outcome.corrections += 1
+            else:
+                version = 1
+                self.outcome.accepted += 1
+            inserts[sid] = {
+                **self._versioned(line, h, version),
+                "subject_id": sid,
+                "institution_id": self.institution_id,
+                "name_enc": kr.encrypt(rec.name, column="subject_info.name"),
+                "phone_enc": kr.encrypt(rec.phone, column="subject_info.phone")
+                if rec.phone
+                else None,
+                "phone_blind": pb,
+                "address_enc": kr.encrypt(rec.address, column="subject_info.address")
+                if rec.address
+                else None,
+                **({"_new": 1} if version == 1 else {}),
+            }
+        self._supersede(SubjectInfo, supersede)
+        self._insert(
+            SubjectInfo, [{k: v for k, v in r.items() if k != "_new"} for r in inserts.values()]
+        )
+
+    # -- accounts --------------------------------------------------------------------
+    def _load_accounts(self, refs: set[str]) -> None:
+        todo = sorted(r for r in refs if r not in self.accounts and r not in self.unknown_refs)
+        for part in _parts(todo):
+            rows = self.session.execute(
+                select(Account.account_ref, Account.id, Account.subject_id, AccountVersion.id,
+                       AccountVersion.content_hash, AccountVersion.version,
+                       AccountVersion.opened_on, AccountVersion.closed_on, AccountVersion.status)
+                .join(AccountVersion, (AccountVersion.account_id == Account.id)
+                      & AccountVersion.superseded_at.is_(None))
+                .where(Account.institution_id == self.institution_id, Account.account_ref.in_(part))
+            ).all()  # fmt: skip
+            found = set()
+            for ref, aid, sid, vid, h, v, opened, closed, status in rows:
+                found.add(ref)
+                st = AccountState(aid, opened, closed, str(status), sid, vid, h, v)
+                self.accounts[ref] = st
+            self.unknown_refs.update(set(part) - found)
+
+    def _accounts(self, rows) -> None:
+        self._load_accounts({r[2].account_ref for r in rows})
+        new_accounts: list[tuple[int, AccountRec, int, str]] = []
+        versions: list[tuple[AccountRec, int, dict]] = []
+        supersede: list[int] = []
+        for line, rtype, rec, text in rows:
+            if rec.account_ref in self.held_refs:
+                self._hold(line, rtype, text, "account_ref", self.held_refs[rec.account_ref])
+                continue
+            holder = self._holder(line, rtype, rec, text)
+            if holder is None:
+                blind = id_blind(self.keyring, rec.id_type, rec.id_number)
+                if blind in self.held_blinds:
+                    self.held_refs[rec.account_ref] = self.held_blinds[blind]
+                continue
+            h = _hash(rec.account_type, rec.opened_on, rec.closed_on, rec.currency,
+                      rec.credit_limit_cents, rec.principal_cents, rec.term_months, rec.status,
+                      rec.subject_notified_on)  # fmt: skip
+            st = self.accounts.get(rec.account_ref)
+            if st is not None and st.subject_id != holder.id:
+                self.reject(line, rtype, [Problem(
+                    "id_number", "this account_ref is on file for a different subject; an "
+                    "account cannot change holder")], text)  # fmt: skip
+                continue
+            if st is None:
+                st = AccountState(-1, rec.opened_on, rec.closed_on, rec.status, holder.id, None, h)
+                self.accounts[rec.account_ref] = st
+                self.unknown_refs.discard(rec.account_ref)
+                new_accounts.append((line, rec, holder.id, h))
+                self.outcome.accepted += 1
+                continue
+            if st.content_hash == h:
+                self.outcome.duplicates += 1
+                continue
+            if st.version_id is not None:
+                supersede.append(st.version_id)
+            st.version += 1
+            st.content_hash, st.version_id = h, None
+            st.opened_on, st.closed_on, st.status = rec.opened_on, rec.closed_on, rec.status
+            versions.append((rec, st.version, self._versioned(line, h, st.version)))
+            self.outcome.corrections += 1
+        if new_accounts:
+            ids = self.session.scalars(
+                insert(Account).returning(Account.id, sort_by_parameter_order=True),
+                [{"institution_id": self.institution_id, "account_ref": rec.account_ref,
+                  "subject_id": sid, "created_at": self.now} for _, rec, sid, _ in new_accounts],
+            ).all()  # fmt: skip
+            self._count("account", inserted=len(ids))
+            for (line, rec, _, h), aid in zip(new_accounts, ids, strict=True):
+                self.accounts[rec.account_ref].account_id = aid
+                versions.insert(0, (rec, 1, self._versioned(line, h, 1)))
+        self._supersede(AccountVersion, supersede)
+        # several versions of one account in one chunk: all but the last are born superseded
+        last: dict[str, int] = {}
+        for i, (rec, _, _) in enumerate(versions):
+            last[rec.account_ref] = i
+        payload = []
+        for i, (rec, _, base) in enumerate(versions):
+            if last[rec.account_ref] != i:
+                base = {**base, "superseded_at": self.now, "superseded_by_batch_id": self.batch_id}
+            payload.append({
+                **base, "account_id": self.accounts[rec.account_ref].account_id,
+                "account_type": rec.account_type, "opened_on": rec.opened_on,
+                "closed_on": rec.closed_on, "currency": rec.currency,
+                "credit_limit_cents": rec.credit_limit_cents,
+                "principal_cents": rec.principal_cents, "term_months": rec.term_months,
+                "status": rec.status, "subject_notified_on": rec.subject_notified_on,
+            })  # fmt: skip
+        self._insert(AccountVersion, payload)
+
+    # -- monthly statuses ------------------------------------------------------------
+    def _statuses(self, rows) -> None:
+        self._load_accounts({r[2].account_ref for r in rows})
+        keys = set()
+        for _, _, rec, _ in rows:
+            st = self.accounts.get(rec.account_ref)
+            if st is not None and st.account_id > 0:
+                keys.add((st.account_id, rec.period))
+                keys.add((st.account_id, _prev_month(rec.period)))
+        stored: dict[tuple[int, date], tuple[int, str, int, int]] = {}
+        for part in _parts(sorted(keys)):
+            for rid, aid, period, h, v, dpd in self.session.execute(
+                select(StatusRecord.id, StatusRecord.account_id, StatusRecord.period,
+                       StatusRecord.content_hash, StatusRecord.version, StatusRecord.days_past_due)
+                .where(tuple_(StatusRecord.account_id, StatusRecord.period).in_(part),
+                       StatusRecord.superseded_at.is_(None))
+            ):  # fmt: skip
+                stored[(aid, period)] = (rid, h, v, dpd)
+        pending: dict[tuple[int, date], dict] = {}
+        supersede: list[int] = []
+        for line, rtype, rec, text in rows:
+            ref = rec.account_ref
+            if ref in self.held_refs:
+                self._hold(line, rtype, text, "account_ref", self.held_refs[ref])
+                continue
+            st = self.accounts.get(ref)
+            if st is None:
+                self.reject(line, rtype, [Problem(
+                    "account_ref", "unknown account: no account record with this account_ref from "
+                    "this institution (send the account record first)", ref)], text)  # fmt: skip
+                continue
+            problem = check_status_against_account(rec, st)
+            if problem is None:
+                prev = self.last_dpd.get(st.account_id)
+                if prev is None or months_between(prev[0], rec.period) <= 0:
+                    pm = _prev_month(rec.period)
+                    got = pending.get((st.account_id, pm)) or stored.get((st.account_id, pm))
+                    if isinstance(got, dict):
+                        prev = (pm, got["days_past_due"])
+                    elif got is not None:
+                        prev = (pm, got[3])
+                    else:
+                        prev = None
+                if prev is not None:
+                    problem = check_dpd_aging(prev[0], prev[1], rec)
+            if problem is not None:
+                self.reject(line, rtype, [problem], text)
+                continue
+            key = (st.account_id, rec.period)
+            h = _hash(rec.balance_cents, rec.amount_due_cents, rec.amount_paid_cents,
+                      rec.days_past_due, rec.subject_notified_on)  # fmt: skip
+            last = self.last_dpd.get(st.account_id)
+            if last is None or rec.period >= last[0]:
+                self.last_dpd[st.account_id] = (rec.period, rec.days_past_due)
+            before = pending.get(key)
+            if before is not None:
+                if before["content_hash"] == h:
+                    self.outcome.duplicates += 1
+                    continue
+                before["superseded_at"] = self.now
+                before["superseded_by_batch_id"] = self.batch_id
+                version = before["version"] + 1
+                self.outcome.corrections += 1
+            elif key in stored:
+                rid, old_h, old_v, _ = stored[key]
+                if old_h == h:
+                    self.outcome.duplicates += 1
+                    continue
+                supersede.append(rid)
+                version = old_v + 1
+                self.outcome.corrections += 1
+            else:
+                version = 1
+                self.outcome.accepted += 1
+            row = {
+                **self._versioned(line, h, version), "account_id": st.account_id,
+                "period": rec.period, "balance_cents": rec.balance_cents,
+                "amount_due_cents": rec.amount_due_cents,
+                "amount_paid_cents": rec.amount_paid_cents, "days_past_due": rec.days_past_due,
+                "subject_notified_on": rec.subject_notified_on,
+            }  # fmt: skip
+            if before is not None:
+                # keep the superseded in-chunk version as history under a distinct key
+                pending[(st.account_id, rec.period, id(before))] = before
+            pending[key] = row
+        self._supersede(StatusRecord, supersede)
+        self._insert(StatusRecord, list(pending.values()))
+
+    # -- public records --------------------------------------------------------------
+    def _public_records(self, rows) -> None:
+        keys = {(r[2].kind, r[2].case_ref) for r in rows}
+        stored: dict[tuple[str, str], tuple[int, str, int]] = {}
+        for part in _parts(sorted(keys)):
+            for rid, kind, case_ref, h, v in self.session.execute(
+                select(PublicRecord.id, PublicRecord.kind, PublicRecord.case_ref,
+                       PublicRecord.content_hash, PublicRecord.version)
+                .where(PublicRecord.institution_id == self.institution_id,
+                       tuple_(PublicRecord.kind, PublicRecord.case_ref).in_(part),
+                       PublicRecord.superseded_at.is_(None))
+            ):  # fmt: skip
+                stored[(str(kind), case_ref)] = (rid, h, v)
+        pending: dict = {}
+        supersede: list[int] = []
+        for line, rtype, rec, text in rows:
+            holder = self._holder(line, rtype, rec, text)
+            if holder is None:
+                continue
+            key = (rec.kind, rec.case_ref)
+            h = _hash(holder.id, rec.authority, rec.amount_cents, rec.currency, rec.filed_on,
+                      rec.resolved_on, rec.subject_notified_on)  # fmt: skip
+            before = pending.get(key)
+            if before is not None:
+                if before["content_hash"] == h:
+                    self.outcome.duplicates += 1
+                    continue
+                before["superseded_at"] = self.now
+                before["superseded_by_batch_id"] = self.batch_id
+                pending[(*key, id(before))] = before
+                version = before["version"] + 1
+                self.outcome.corrections += 1
+            elif key in stored:
+                rid, old_h, old_v = stored[key]
+                if old_h == h:
+                    self.outcome.duplicates += 1
+                    continue
+                supersede.append(rid)
+                version = old_v + 1
+                self.outcome.corrections += 1
+            else:
+                version = 1
+                self.outcome.accepted += 1
+            pending[key] = {
+                **self._versioned(line, h, version), "subject_id": holder.id,
+                "institution_id": self.institution_id, "kind": rec.kind,
+                "authority": rec.authority, "case_ref": rec.case_ref,
+                "amount_cents": rec.amount_cents, "currency": rec.currency,
+                "filed_on": rec.filed_on, "resolved_on": rec.resolved_on,
+                "subject_notified_on": rec.subject_notified_on,
+            }  # fmt: skip
+        self._supersede(PublicRecord, supersede)
+        self._insert(PublicRecord, list(pending.values()))
+
+    # -- inquiries -------------------------------------------------------------------
+    def _inquiries(self, rows) -> None:
+        prepared = []
+        for line, rtype, rec, text in rows:
+            holder = self._holder(line, rtype, rec, text)
+            if holder is None:
+                continue
+            h = _hash(holder.id, rec.inquired_on, rec.purpose, rec.kind, rec.inquiry_ref)
+            prepared.append((line, rec, holder.id, h))
+        existing: set[str] = set()
+        for part in _parts(sorted({p[3] for p in prepared})):
+            existing.update(self.session.scalars(
+                select(Inquiry.content_hash).where(
+                    Inquiry.institution_id == self.institution_id, Inquiry.content_hash.in_(part))
+            ))  # fmt: skip
+        payload = []
+        for line, rec, sid, h in prepared:
+            if h in existing:
+                self.outcome.duplicates += 1
+                continue
+            existing.add(h)
+            self.outcome.accepted += 1
+            payload.append({
+                "subject_id": sid, "institution_id": self.institution_id,
+                "inquired_on": rec.inquired_on, "purpose": rec.purpose, "kind": rec.kind,
+                "source": InquirySource.furnished, "content_hash": h, "batch_id": self.batch_id,
+                "line_no": line, "recorded_at": self.now,
+            })  # fmt: skip
+        self._insert(Inquiry, payload)
+
+
+def _parts(items: list, size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

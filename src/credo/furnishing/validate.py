@@ -1,0 +1,393 @@
+"""Row validation and cleaning for the furnishing format: pure functions, no database.
+
+`RowValidator.validate(raw)` turns one decoded row (a dict of field -> value) into a clean,
+normalised record or a list of `Problem`s naming the field, the reason and the masked value.
+Rules that need stored state (unknown account, closed-account balance, delinquency aging,
+identity conflicts) live in `rules.py` as functions over plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from credo.account.models import AccountStatus, AccountType
+from credo.config import Profile
+from credo.core.checksums import is_known_currency, prc_id_info
+from credo.core.masking import mask_value
+from credo.core.normalize import (
+    normalize_identifier,
+    normalize_name,
+    normalize_phone,
+    parse_amount_cents,
+    parse_date,
+    parse_int,
+    parse_period,
+    to_ascii,
+)
+from credo.furnishing.format import ENUMS, FIELDS
+
+LIMIT_TYPES = frozenset(
+    {
+        AccountType.revolving_loan,
+        AccountType.credit_card,
+        AccountType.bnpl,
+        AccountType.marketplace_credit,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason a row cannot be stored."""
+
+    field: str | None
+    reason: str
+    value: str | None = None
+
+
+@dataclass(slots=True)
+class SubjectRec:
+    subject_type: str
+    id_type: str
+    id_number: str
+    name: str
+    birth_date: date | None
+    phone: str | None
+    address: str | None
+    gender: str | None
+    region: str | None
+
+
+@dataclass(slots=True)
+class AccountRec:
+    account_ref: str
+    id_type: str
+    id_number: str
+    account_type: str
+    opened_on: date
+    closed_on: date | None
+    currency: str
+    credit_limit_cents: int | None
+    principal_cents: int | None
+    term_months: int | None
+    status: str
+    subject_notified_on: date | None
+
+
+@dataclass(slots=True)
+class StatusRec:
+    account_ref: str
+    period: date
+    balance_cents: int
+    amount_due_cents: int
+    amount_paid_cents: int
+    days_past_due: int
+    subject_notified_on: date | None
+
+
+@dataclass(slots=True)
+class PublicRecordRec:
+    id_type: str
+    id_number: str
+    kind: str
+    authority: str
+    case_ref: str
+    amount_cents: int | None
+    currency: str | None
+    filed_on: date
+    resolved_on: date | None
+    subject_notified_on: date | None
+
+
+@dataclass(slots=True)
+class InquiryRec:
+    id_type: str
+    id_number: str
+    inquired_on: date
+    purpose: str
+    kind: str
+    inquiry_ref: str | None
+
+
+Record = SubjectRec | AccountRec | StatusRec | PublicRecordRec | InquiryRec
+
+
+class _Row:
+    """Field access for one row that collects problems instead of stopping at the first."""
+
+    __slots__ = ("problems", "raw")
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self.problems: list[Problem] = []
+
+    def fail(self, field: str | None, reason: str, value: Any = None) -> None:
+        self.problems.append(
+            Problem(field, reason, None if value is None else mask_value(field or "", value))
+        )
+
+    def get(self, name: str, parse: Callable[[Any], Any] | None = None, *, required: bool = False):
+        value = self.raw.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.fail(name, "required field is missing")
+            return None
+        if parse is None:
+            if not isinstance(value, str):
+                self.fail(name, f"must be text; got {type(value).__name__}", value)
+                return None
+            return to_ascii(value)
+        try:
+            return parse(value)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            self.fail(name, str(exc), value)
+            return None
+
+    def enum(self, name: str, key: str | None = None, *, required: bool = True) -> str | None:
+        value = self.get(name, required=required)
+        if value is None:
+            return None
+        allowed = ENUMS[key or name]
+        folded = value.upper() if name == "gender" else value.lower()
+        if folded not in allowed:
+            self.fail(name, f"must be one of {', '.join(allowed)}", value)
+            return None
+        return folded
+
+
+class RowValidator:
+    """Validates rows of one batch against its as-of date and jurisdiction profile."""
+
+    def __init__(self, *, as_of: date, profile: Profile) -> None:
+        self.as_of = as_of
+        self.profile = profile
+        self.as_of_period = as_of.replace(day=1)
+        self._banned = frozenset(f.casefold() for f in profile.banned_fields)
+        self._known = {
+            rt: frozenset((*req, *opt, "record_type")) for rt, (req, opt) in FIELDS.items()
+        }
+
+    # -- shared parsers --------------------------------------------------------------
+    def _date(self, raw: Any) -> date:
+        d = parse_date(raw)
+        if d > self.as_of:
+            raise ValueError(f"date {d.isoformat()} is after the batch date {self.as_of}")
+        return d
+
+    def _amount(self, raw: Any) -> int:
+        return parse_amount_cents(raw)
+
+    @staticmethod
+    def _currency(raw: Any) -> str:
+        code = to_ascii(str(raw)).upper()
+        if not is_known_currency(code):
+            raise ValueError(f"unknown ISO 4217 currency {code!r}")
+        return code
+
+    def _notice(self, row: _Row, negative: bool, what: str) -> date | None:
+        notified = row.get("subject_notified_on", self._date)
+        if (
+            negative
+            and notified is None
+            and self.profile.negative_notice == "before"
+            and "subject_notified_on" not in {p.field for p in row.problems}
+        ):
+            row.fail(
+                "subject_notified_on",
+                f"{what} is negative data: the subject must be notified on or before "
+                f"the batch date (profile {self.profile.code})",
+            )
+        return notified
+
+    def _identifier(self, row: _Row) -> tuple[str | None, str | None]:
+        id_type = row.enum("id_type")
+        raw = row.get("id_number", required=True)
+        if id_type is None or raw is None:
+            return id_type, None
+        try:
+            return id_type, normalize_identifier(id_type, raw)
+        except ValueError as exc:
+            row.fail("id_number", str(exc), raw)
+            return id_type, None
+
+    def _scan_banned(self, raw: Any, path: str = "") -> str | None:
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                name = f"{path}{key}"
+                if str(key).casefold() in self._banned:
+                    return name
+                found = self._scan_banned(value, name + ".")
+                if found:
+                    return found
+        elif isinstance(raw, list):
+            for i, value in enumerate(raw):
+                found = self._scan_banned(value, f"{path}{i}.")
+                if found:
+                    return found
+        return None
+
+    # -- entry point -----------------------------------------------------------------
+    def validate(self, raw: dict[str, Any]) -> tuple[str | None, Record | None, list[Problem]]:
+        """Validate one row; returns (record_type, clean record or None, problems)."""
+        banned = self._scan_banned(raw)
+        if banned is not None:
+            return (
+                raw.get("record_type") if isinstance(raw.get("record_type"), str) else None,
+                None,
+                [Problem(banned, "banned data: may not be collected (征信业管理条例 Art. 14)")],
+            )
+        rtype = raw.get("record_type")
+        if not isinstance(rtype, str) or rtype.strip().lower() not in FIELDS:
+            value = None if rtype is None else mask_value("record_type", rtype)
+            reason = (
+                "required field is missing"
+                if rtype is None
+                else f"unknown record_type; expected one of {', '.join(FIELDS)}"
+            )
+            return None, None, [Problem("record_type", reason, value)]
+        rtype = rtype.strip().lower()
+        row = _Row(raw)
+        for key in raw:
+            if key not in self._known[rtype]:
+                row.fail(key, f"unknown field for record_type {rtype}")
+        rec = getattr(self, f"_{rtype}")(row)
+        if row.problems:
+            return rtype, None, row.problems
+        return rtype, rec, []
+
+    # -- record types ----------------------------------------------------------------
+    def _subject(self, row: _Row) -> SubjectRec | None:
+        subject_type = row.enum("subject_type")
+        id_type, id_number = self._identifier(row)
+        name = row.get("name", normalize_name, required=True)
+        is_person = subject_type == "person"
+        birth = row.get("birth_date", self._date, required=is_person)
+        phone = row.get("phone", lambda v: normalize_phone(str(v), self.profile.phone_region))
+        address = row.get("address")
+        gender = row.enum("gender", required=False)
+        region = row.get("region")
+        if region is not None and not (len(region) == 6 and region.isdigit()):
+            row.fail("region", "must be a 6-digit administrative division code", region)
+        if subject_type == "enterprise":
+            if id_type == "prc_id":
+                row.fail("id_type", "an enterprise is identified by uscc or other, not prc_id")
+            if birth is not None:
+                row.fail("birth_date", "birth_date applies to persons only")
+            if gender is not None:
+                row.fail("gender", "gender applies to persons only")
+        elif is_person and id_type == "uscc":
+            row.fail("id_type", "a person is identified by prc_id, passport or other, not uscc")
+        if id_type == "prc_id" and id_number is not None:
+            info = prc_id_info(id_number)
+            if birth is not None and birth != info.birth_date:
+                row.fail("birth_date", "does not match the birth date inside the PRC ID", birth)
+            if gender is not None and gender != info.gender:
+                row.fail("gender", "does not match the gender digit of the PRC ID", gender)
+            region = region or info.region
+        if address is not None and len(address) > 500:
+            row.fail("address", "longer than 500 characters", address)
+        if row.problems:
+            return None
+        return SubjectRec(
+            subject_type, id_type, id_number, name, birth, phone, address, gender, region
+        )
+
+    def _account(self, row: _Row) -> AccountRec | None:
+        ref = row.get("account_ref", required=True)
+        if ref is not None and len(ref) > 64:
+            row.fail("account_ref", "longer than 64 characters", ref)
+        id_type, id_number = self._identifier(row)
+        account_type = row.enum("account_type")
+        opened = row.get("opened_on", self._date, required=True)
+        closed = row.get("closed_on", self._date)
+        currency = row.get("currency", self._currency, required=True)
+        limit = row.get("credit_limit", self._amount)
+        principal = row.get("principal", self._amount)
+        term = row.get("term_months", lambda v: parse_int(v, lo=1, hi=600, what="term_months"))
+        status = row.enum("status")
+        if opened and closed and closed < opened:
+            row.fail("closed_on", f"is before opened_on {opened}", closed)
+        if status == AccountStatus.closed and closed is None and "closed_on" not in _fields(row):
+            row.fail("closed_on", "required when status is closed")
+        if status == AccountStatus.open and closed is not None:
+            row.fail("closed_on", "an open account has no closed_on", closed)
+        if account_type in LIMIT_TYPES and limit is None and "credit_limit" not in _fields(row):
+            row.fail("credit_limit", f"required for {account_type}")
+        if (
+            account_type in (AccountType.installment_loan, AccountType.guarantee)
+            and principal is None
+            and "principal" not in _fields(row)
+        ):
+            row.fail("principal", f"required for {account_type}")
+        if (
+            account_type == AccountType.installment_loan
+            and term is None
+            and ("term_months" not in _fields(row))
+        ):
+            row.fail("term_months", "required for installment_loan")
+        notified = self._notice(row, status == AccountStatus.charged_off, "a charged-off account")
+        if row.problems:
+            return None
+        return AccountRec(
+            ref, id_type, id_number, account_type, opened, closed, currency, limit, principal,
+            term, status, notified,
+        )  # fmt: skip
+
+    def _status(self, row: _Row) -> StatusRec | None:
+        ref = row.get("account_ref", required=True)
+        period = row.get("period", parse_period, required=True)
+        if period is not None and period > self.as_of_period:
+            row.fail("period", f"is after the batch month {self.as_of_period:%Y-%m}", period)
+        balance = row.get("balance", self._amount, required=True)
+        due = row.get("amount_due", self._amount, required=True)
+        paid = row.get("amount_paid", self._amount, required=True)
+        dpd = row.get(
+            "days_past_due",
+            lambda v: parse_int(v, lo=0, hi=3650, what="days_past_due"),
+            required=True,
+        )
+        notified = self._notice(row, bool(dpd), f"{dpd} days past due")
+        if row.problems:
+            return None
+        return StatusRec(ref, period, balance, due, paid, dpd, notified)
+
+    def _public_record(self, row: _Row) -> PublicRecordRec | None:
+        id_type, id_number = self._identifier(row)
+        kind = row.enum("kind", "kind:public_record")
+        authority = row.get("authority", required=True)
+        case_ref = row.get("case_ref", required=True)
+        amount = row.get("amount", self._amount)
+        currency = row.get("currency", self._currency)
+        filed = row.get("filed_on", self._date, required=True)
+        resolved = row.get("resolved_on", self._date)
+        if amount is not None and currency is None and "currency" not in _fields(row):
+            row.fail("currency", "required when amount is given")
+        if filed and resolved and resolved < filed:
+            row.fail("resolved_on", f"is before filed_on {filed}", resolved)
+        for name, value, limit in (("authority", authority, 200), ("case_ref", case_ref, 100)):
+            if value is not None and len(value) > limit:
+                row.fail(name, f"longer than {limit} characters", value)
+        notified = self._notice(row, True, "a public record")
+        if row.problems:
+            return None
+        return PublicRecordRec(
+            id_type, id_number, kind, authority, case_ref, amount, currency, filed, resolved,
+            notified,
+        )  # fmt: skip
+
+    def _inquiry(self, row: _Row) -> InquiryRec | None:
+        id_type, id_number = self._identifier(row)
+        inquired = row.get("inquired_on", self._date, required=True)
+        purpose = row.enum("purpose")
+        kind = row.enum("kind", "kind:inquiry")
+        ref = row.get("inquiry_ref")
+        if row.problems:
+            return None
+        return InquiryRec(id_type, id_number, inquired, purpose, kind, ref)
+
+
+def _fields(row: _Row) -> set[str | None]:
+    return {p.field for p in row.problems}

@@ -1,0 +1,154 @@
+"""Identity resolution: attach furnished records to subjects by keyed blind index.
+
+The identifier (type + normalised number) is the key. The same identifier arriving with a
+different name or birth date is an *identity conflict*: the record is held for review and
+nothing is merged or overwritten. A new identifier whose name + birth date, or phone, matches an
+existing subject is a *possible duplicate*: the subject is created but flagged for review.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credo.core.normalize import name_key
+from credo.security.keys import KeyRing
+from credo.subject.models import IdentityReview, ReviewKind, Subject, SubjectInfo
+
+_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+def new_subject_ref() -> str:
+    """An opaque random reference such as ``S7K2M9Q4XH3TD``."""
+    return "S" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(12))
+
+
+def id_blind(keyring: KeyRing, id_type: str, id_number: str) -> str:
+    """Blind index of a normalised identifier."""
+    return keyring.blind_index(f"{id_type}:{id_number}", purpose="subject-id")
+
+
+def name_dob_blind(keyring: KeyRing, name: str, birth_date: date | None) -> str:
+    """Blind index of a name (folded) and birth date, for matching and conflict checks."""
+    dob = birth_date.isoformat() if birth_date else ""
+    return keyring.blind_index(f"{name_key(name)}|{dob}", purpose="name-dob")
+
+
+def phone_blind(keyring: KeyRing, phone: str) -> str:
+    """Blind index of an E.164 phone number."""
+    return keyring.blind_index(phone, purpose="phone")
+
+
+@dataclass(slots=True)
+class KnownSubject:
+    id: int
+    name_dob_blind: str | None
+    subject_type: str
+
+
+class SubjectDirectory:
+    """A batch-local cache of subjects by blind index, backed by the database."""
+
+    def __init__(self, session: Session, keyring: KeyRing) -> None:
+        self.session = session
+        self.keyring = keyring
+        self._by_blind: dict[str, KnownSubject] = {}
+        self._missing: set[str] = set()
+
+    def prefetch(self, blinds: set[str]) -> None:
+        """Load the subjects for `blinds` not seen yet in one query."""
+        todo = [b for b in blinds if b not in self._by_blind and b not in self._missing]
+        for i in range(0, len(todo), 500):
+            part = todo[i : i + 500]
+            rows = self.session.execute(
+                select(
+                    Subject.id_blind, Subject.id, Subject.name_dob_blind, Subject.subject_type
+                ).where(Subject.id_blind.in_(part))
+            ).all()
+            found = {r[0] for r in rows}
+            for blind, sid, ndb, stype in rows:
+                self._by_blind[blind] = KnownSubject(sid, ndb, str(stype))
+            self._missing.update(set(part) - found)
+
+    def get(self, blind: str) -> KnownSubject | None:
+        """The subject with this blind index, if on file (call `prefetch` first)."""
+        if blind not in self._by_blind and blind not in self._missing:
+            self.prefetch({blind})
+        return self._by_blind.get(blind)
+
+    def remember(self, blind: str, subject: KnownSubject) -> None:
+        self._missing.discard(blind)
+        self._by_blind[blind] = subject
+
+    def candidates(self, *, ndb: str | None, phone: str | None, exclude: int | None) -> int | None:
+        """Another subject sharing name + birth date or phone, if any."""
+        if ndb:
+            found = self.session.scalar(
+                select(Subject.id).where(Subject.name_dob_blind == ndb).limit(1)
+            )
+            if found is not None and found != exclude:
+                return found
+        if phone:
+            found = self.session.scalar(
+                select(SubjectInfo.subject_id)
+                .where(SubjectInfo.phone_blind == phone, SubjectInfo.superseded_at.is_(None))
+                .limit(1)
+            )
+            if found is not None and found != exclude:
+                return found
+        return None
+
+    def conflict_fields(self, subject_id: int, name: str, birth_date: date | None) -> list[str]:
+        """Which of name / birth_date differ from the subject's established identity."""
+        subj = self.session.get(Subject, subject_id)
+        assert subj is not None
+        fields = []
+        stored_name = self.keyring.decrypt(subj.name_enc, column="subject.name")
+        if name_key(stored_name) != name_key(name):
+            fields.append("name")
+        stored_dob = (
+            self.keyring.decrypt(subj.birth_date_enc, column="subject.birth_date")
+            if subj.birth_date_enc
+            else ""
+        )
+        if stored_dob != (birth_date.isoformat() if birth_date else ""):
+            fields.append("birth_date")
+        return fields or ["name"]
+
+
+def open_review(
+    session: Session,
+    keyring: KeyRing,
+    *,
+    kind: ReviewKind,
+    subject_id: int,
+    other_subject_id: int | None,
+    batch_id: int,
+    line_no: int,
+    fields: list[str],
+    furnished: dict,
+) -> IdentityReview:
+    """Record a review case and flag the subject(s); the furnished values are kept encrypted."""
+    review = IdentityReview(
+        kind=kind,
+        subject_id=subject_id,
+        other_subject_id=other_subject_id,
+        batch_id=batch_id,
+        line_no=line_no,
+        fields=",".join(fields),
+        detail_enc=keyring.encrypt(
+            orjson.dumps(furnished, default=str).decode(), column="identity_review.detail"
+        ),
+    )
+    session.add(review)
+    for sid in {subject_id, other_subject_id} - {None}:
+        subj = session.get(Subject, sid)
+        if subj is not None:
+            subj.needs_review = True
+    session.flush()
+    return review
