@@ -31,7 +31,8 @@ class AuditEntry(Base):
 
 
 class AuditCheckpoint(Base):
-    """Merkle root over entries 1..upto_seq, signed with the ledger key (HMAC-SHA256)."""
+    """Merkle root over the entries since the previous checkpoint up to ``upto_seq``, signed
+    with the ledger key (HMAC-SHA256) over a message that includes the previous signature."""
 
     __tablename__ = "audit_checkpoint"
 

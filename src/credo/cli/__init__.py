@@ -9,8 +9,10 @@ import typer
 
 from credo.audit.cli import app as audit_app
 from credo.cli.db import app as db_app
+from credo.cli.demo import demo
 from credo.furnishing.cli import batch_app, furnish
 from credo.institution.cli import app as institution_app
+from credo.security.cli import app as keys_app
 from credo.subject.cli import app as review_app
 
 # SYNTH from credo.synth.cli import synth
@@ -27,7 +29,9 @@ app.command("furnish")(furnish)
 app.add_typer(batch_app, name="batch")
 app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 # SYNTH app.command("synth")(synth)
+app.command("demo")(demo)
 
 
 def main() -> None:

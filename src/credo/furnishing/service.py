@@ -31,6 +31,7 @@ from credo.furnishing.store import RecordStore
 from credo.furnishing.validate import Problem, RowValidator
 from credo.institution.models import Institution
 from credo.security.keys import KeyRing
+from credo.security.service import bind_index_key
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ def furnish(
     if as_of > today:
         raise FormatError(f"{path.name}: batch date {as_of} is in the future")
 
+    bind_index_key(session, keyring)
     batch = FurnishingBatch(
         ref=uuid.uuid4().hex,
         institution_id=institution.id,

@@ -83,6 +83,10 @@ class KeyRing:
         self.current = current
         self.generations = {g.kid: g for g in [*(previous or []), current]}
         self._aead = {kid: AESGCM(g.data_key) for kid, g in self.generations.items()}
+        #: the generation whose index key built the stored blind indexes (None: current).
+        #: Set from the database by `credo.security.service.bind_index_key`, so switching the
+        #: secret does not break lookups before `credo keys rotate` has re-indexed.
+        self.index_kid: str | None = None
 
     @classmethod
     def from_secrets(cls, current: bytes, previous: list[bytes] | None = None) -> KeyRing:
@@ -127,6 +131,7 @@ class KeyRing:
     # -- keyed hashes -----------------------------------------------------------------
     def blind_index(self, normalised: str, *, purpose: str, kid: str | None = None) -> str:
         """HMAC-SHA256 of a normalised value, hex; `purpose` separates index families."""
+        kid = kid or self.index_kid
         key = self.generation(kid).index_key if kid else self.current.index_key
         msg = purpose.encode() + b"\x00" + normalised.encode()
         return hmac.new(key, msg, hashlib.sha256).hexdigest()

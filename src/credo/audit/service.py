@@ -1,0 +1,340 @@
+"""Append-only, hash-chained audit ledger with signed Merkle checkpoints.
+
+Every entry stores ``hash = SHA-256(seq, at, actor, action, target, details, prev_hash)`` and
+the previous entry's hash, so the entries form one chain starting at seq 1 from `GENESIS`.
+Every so often a checkpoint signs (HMAC-SHA256 with the ledger key) the Merkle root of the entries
+added since the previous checkpoint, chained to that checkpoint's signature.
+
+`verify` detects, with the database alone:
+
+* an edited entry (its stored hash no longer matches its contents);
+* a deleted entry in the middle or at the start (a gap in seq, or a broken prev_hash link);
+* an inserted or reordered entry (a broken prev_hash link, or a hash computed for another seq);
+* an edited, forged or (except the last one) deleted checkpoint (its signature fails);
+* an edited entry whose hash and every later hash were recomputed, when a checkpoint covers it
+  (the Merkle root no longer matches, and re-signing needs the secret key);
+* entries deleted from the tail that a checkpoint still covers.
+
+It cannot detect, without something kept outside the database:
+
+* entries deleted from the tail after the last checkpoint, or the last checkpoint deleted along
+  with the entries it covers; and a recomputed chain after the last checkpoint. ``credo audit
+  verify`` prints the head seq, head hash and last checkpoint root so that operators can record
+  them elsewhere (a ticket, a WORM bucket) and compare later;
+* entries appended by someone with write access who computes the hashes correctly: the chain
+  proves the history was not rewritten, not who wrote it.
+
+Raw personal identifiers never enter the ledger: `append` refuses details that look like a PRC
+resident id or a Chinese mobile number. Services here flush and never commit.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from credo.audit.chain import (
+    GENESIS,
+    ChainWalk,
+    Finding,
+    MerkleBuilder,
+    canonical_json,
+    checkpoint_message,
+    entry_hash,
+)
+from credo.audit.models import AuditCheckpoint, AuditEntry
+from credo.config import get_settings
+from credo.db import utcnow
+from credo.errors import IntegrityError
+from credo.security.keys import KeyRing
+
+#: pg_advisory_xact_lock key serialising ledger writers on PostgreSQL (ASCII "credoAUD")
+LEDGER_LOCK_KEY = 0x6372_6564_6F41_5544
+_STREAM_ROWS = 2000
+
+# bounded by non-alphanumerics so that digit runs inside hex hashes or refs are not flagged
+_PRC_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+_CN_MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:(?:\+|00)?86[- ]?)?1[3-9][0-9]{9}(?![0-9A-Za-z])")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """The outcome of `verify`; `problem` says in plain words what is wrong."""
+
+    ok: bool
+    entries: int
+    checkpoints: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    head_seq: int | None = None
+    head_hash: str | None = None
+    last_checkpoint_seq: int | None = None
+    last_checkpoint_root: str | None = None
+
+
+def _lock(session: Session) -> None:
+    # SQLite serialises writers itself, and seq is the primary key, so a racing duplicate
+    # seq fails on insert instead of forking the chain.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+
+
+def _refuse_raw_identifiers(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_raw_identifiers(key, f"{where} key")
+            _refuse_raw_identifiers(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple, set)):
+        for i, item in enumerate(value):
+            _refuse_raw_identifiers(item, f"{where}[{i}]")
+    elif isinstance(value, str):
+        # the message names where, never the value: it must not leak into logs either
+        if _PRC_ID.search(value):
+            kind = "a raw PRC resident id"
+        elif _CN_MOBILE.search(value):
+            kind = "a raw mobile number"
+        else:
+            return
+        raise ValueError(f"audit {where} looks like {kind}; pass a masked value or opaque ref")
+
+
+def _head(session: Session) -> tuple[int, str] | None:
+    row = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return (row.seq, row.hash) if row else None
+
+
+def append(
+    session: Session, *, actor: str, action: str, target: str, details: dict | None = None
+) -> AuditEntry:
+    """Append one entry to the ledger, chained to the current last entry."""
+    _refuse_raw_identifiers(details or {}, "details")
+    _refuse_raw_identifiers(target, "target")
+    _refuse_raw_identifiers(actor, "actor")
+    _lock(session)
+    head = _head(session)
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    entry = AuditEntry(
+        seq=seq,
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        target=target,
+        details=canonical_json(details or {}),
+        prev_hash=prev_hash,
+    )
+    entry.hash = entry_hash(
+        seq=seq,
+        at=entry.at,
+        actor=actor,
+        action=action,
+        target=target,
+        details=entry.details,
+        prev_hash=prev_hash,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _last_checkpoint(session: Session) -> tuple[int, str]:
+    row = session.execute(
+        select(AuditCheckpoint.upto_seq, AuditCheckpoint.signature)
+        .order_by(AuditCheckpoint.upto_seq.desc())
+        .limit(1)
+    ).first()
+    return (row.upto_seq, row.signature) if row else (0, "")
+
+
+def _entry_rows(session: Session, start: int, stop: int | None = None):
+    stmt = select(
+        AuditEntry.seq,
+        AuditEntry.at,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.target,
+        AuditEntry.details,
+        AuditEntry.prev_hash,
+        AuditEntry.hash,
+    ).where(AuditEntry.seq >= start)
+    if stop is not None:
+        stmt = stmt.where(AuditEntry.seq <= stop)
+    # plain rows, not ORM objects: nothing accumulates in the identity map
+    return session.execute(stmt.order_by(AuditEntry.seq).execution_options(yield_per=_STREAM_ROWS))
+
+
+def _feed(walk: ChainWalk, row) -> Finding | None:
+    computed = entry_hash(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        details=row.details,
+        prev_hash=row.prev_hash,
+    )
+    return walk.feed(
+        seq=row.seq, prev_hash=row.prev_hash, stored_hash=row.hash, computed_hash=computed
+    )
+
+
+def checkpoint(session: Session, keyring: KeyRing) -> AuditCheckpoint | None:
+    """Sign the entries added since the last checkpoint; None when there are none."""
+    _lock(session)
+    prev_upto, prev_signature = _last_checkpoint(session)
+    head = _head(session)
+    if head is None or head[0] <= prev_upto:
+        return None
+    start, upto = prev_upto + 1, head[0]
+    last_hash = GENESIS
+    if start > 1:
+        last_hash = session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == prev_upto))
+    # refuse to sign a range that is already broken: a signature would bless the tampering
+    walk, tree = ChainWalk(expected_seq=start, last_hash=last_hash or ""), MerkleBuilder()
+    for row in _entry_rows(session, start, upto):
+        finding = _feed(walk, row)
+        if finding:
+            raise IntegrityError(f"refusing to checkpoint a broken ledger: {finding.problem}")
+        tree.add(row.hash)
+    if tree.count != upto - prev_upto:
+        raise IntegrityError(
+            f"refusing to checkpoint a broken ledger: entries up to {upto} missing"
+        )
+    root = tree.root()
+    message = checkpoint_message(upto, tree.count, root, prev_signature)
+    cp = AuditCheckpoint(
+        upto_seq=upto,
+        merkle_root=root,
+        at=utcnow(),
+        kid=keyring.current.kid,
+        signature=keyring.ledger_mac(message),
+        entry_count=tree.count,
+    )
+    session.add(cp)
+    session.flush()
+    return cp
+
+
+def maybe_checkpoint(
+    session: Session, keyring: KeyRing, every: int | None = None
+) -> AuditCheckpoint | None:
+    """Checkpoint when at least `every` entries (default: settings) are not yet covered."""
+    every = get_settings().audit_checkpoint_every if every is None else every
+    if every < 1:
+        raise ValueError(f"every must be at least 1; got {every}")
+    prev_upto, _ = _last_checkpoint(session)
+    head_seq = session.scalar(select(func.max(AuditEntry.seq))) or 0
+    if head_seq - prev_upto < every:
+        return None
+    return checkpoint(session, keyring)
+
+
+def _checkpoint_finding(
+    cp, prev_upto: int, prev_signature: str, keyring: KeyRing
+) -> Finding | None:
+    # a bad signature or count blames the checkpoint, not an entry: first_bad_seq stays None
+    label = f"checkpoint {cp.id} (entries {prev_upto + 1}–{cp.upto_seq})"
+    message = checkpoint_message(cp.upto_seq, cp.entry_count, cp.merkle_root, prev_signature)
+    try:
+        expected = keyring.ledger_mac(message, kid=cp.kid)
+    except IntegrityError:
+        return Finding(None, f"{label}: signed with key {cp.kid}, which is not in the key ring")
+    if not hmac.compare_digest(expected, cp.signature):
+        why = "checkpoint edited, forged, or one before it deleted"
+        return Finding(None, f"{label}: signature is invalid ({why})")
+    if cp.entry_count != cp.upto_seq - prev_upto:
+        return Finding(None, f"{label}: entry_count {cp.entry_count} does not match its range")
+    return None
+
+
+def verify(session: Session, keyring: KeyRing) -> VerifyReport:
+    """Check the whole chain and every checkpoint, streaming entries in seq order."""
+    # checkpoints first: one written after this read covers entries the stream will still see
+    cps = session.execute(
+        select(
+            AuditCheckpoint.id,
+            AuditCheckpoint.upto_seq,
+            AuditCheckpoint.merkle_root,
+            AuditCheckpoint.kid,
+            AuditCheckpoint.signature,
+            AuditCheckpoint.entry_count,
+        ).order_by(AuditCheckpoint.upto_seq)
+    ).all()
+    walk, tree = ChainWalk(), MerkleBuilder()
+    entries = verified_cps = 0
+    prev_upto, prev_signature = 0, ""
+    pending: Finding | None = None  # a checkpoint failure, reported unless the next entry says more
+    head: tuple[int, str] | None = None
+
+    def report(finding: Finding) -> VerifyReport:
+        return VerifyReport(
+            False, entries, verified_cps, finding.seq, finding.problem, *head_info()
+        )
+
+    def head_info() -> tuple:
+        last = cps[verified_cps - 1] if verified_cps else None
+        return (
+            head[0] if head else None,
+            head[1] if head else None,
+            last.upto_seq if last else None,
+            last.merkle_root if last else None,
+        )
+
+    for row in _entry_rows(session, 1):
+        finding = _feed(walk, row) or pending
+        if finding:
+            return report(finding)
+        entries += 1
+        head = (row.seq, row.hash)
+        tree.add(row.hash)
+        if verified_cps < len(cps) and row.seq == cps[verified_cps].upto_seq:
+            cp = cps[verified_cps]
+            pending = _checkpoint_finding(cp, prev_upto, prev_signature, keyring)
+            if pending is None and cp.merkle_root != tree.root():
+                pending = Finding(
+                    prev_upto + 1,
+                    f"checkpoint {cp.id} (entries {prev_upto + 1}–{cp.upto_seq}): Merkle root does "
+                    "not match the entries (an entry edited and the chain recomputed)",
+                )
+            if pending:
+                continue
+            verified_cps += 1
+            prev_upto, prev_signature, tree = cp.upto_seq, cp.signature, MerkleBuilder()
+    if pending:
+        return report(pending)
+    if verified_cps < len(cps):
+        cp = cps[verified_cps]
+        last_seq = head[0] if head else 0
+        if cp.upto_seq <= last_seq:
+            return report(Finding(None, f"checkpoint {cp.id}: upto_seq {cp.upto_seq} is invalid"))
+        return report(
+            Finding(
+                last_seq + 1,
+                f"checkpoint {cp.id} covers entries up to {cp.upto_seq} but the ledger ends at "
+                f"{last_seq} (entries {last_seq + 1}–{cp.upto_seq} deleted from the tail)",
+            )
+        )
+    return VerifyReport(True, entries, verified_cps, None, None, *head_info())
+
+
+def list_entries(
+    session: Session, *, limit: int = 50, action: str | None = None, after_seq: int | None = None
+) -> list[AuditEntry]:
+    """Entries in seq order: those after `after_seq`, or else the latest `limit`."""
+    stmt = select(AuditEntry)
+    if action is not None:
+        stmt = stmt.where(AuditEntry.action == action)
+    if after_seq is not None:
+        return list(
+            session.scalars(
+                stmt.where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq).limit(limit)
+            )
+        )
+    latest = session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(limit))
+    return list(reversed(list(latest)))

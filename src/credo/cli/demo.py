@@ -1,0 +1,161 @@
+"""`credo demo`: build a synthetic bureau and furnish it through the real pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+
+from credo import migrate
+from credo.audit import service as audit
+from credo.cli.common import actor, console, err_console
+from credo.config import get_settings
+from credo.db import Base, get_engine, session_scope
+from credo.errors import CredoError
+from credo.furnishing.service import BatchReport, furnish
+from credo.institution import service as institutions
+from credo.institution.models import Institution
+from credo.security import get_keyring
+
+
+def _reset(engine) -> None:
+    if engine.dialect.name == "sqlite":
+        path = Path(engine.url.database or "")
+        engine.dispose()
+        for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            p.unlink(missing_ok=True)
+    else:
+        migrate.downgrade(engine, "base")
+
+
+def demo(
+    subjects: int = typer.Option(2000, min=10, help="synthetic subjects to generate"),
+    seed: int = typer.Option(7, help="random seed (same seed, same bureau)"),
+    out: Path = typer.Option(Path("out/demo"), help="where the furnishing files are written"),
+    defect_rate: float = typer.Option(0.02, min=0.0, max=0.5, help="share of defective rows"),
+    reset: bool = typer.Option(False, help="empty the configured database first"),
+) -> None:
+    """Generate a synthetic bureau, register its institutions, furnish every file, summarise."""
+    from credo.synth import generate  # imported here: only the demo needs the generator
+
+    started = time.perf_counter()
+    settings = get_settings()
+    engine = get_engine()
+    if reset:
+        _reset(engine)
+    migrate.ensure_schema(engine)
+    as_of = date.today().replace(day=1) - timedelta(days=1)
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("generating subjects", total=subjects)
+        manifest = generate(
+            out, subjects=subjects, seed=seed, as_of=as_of, defect_rate=defect_rate,
+            progress=lambda n: progress.update(task, completed=n),
+        )  # fmt: skip
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    console.print(
+        f"generated {subjects:,} subjects as of {as_of} in {out}/ "
+        f"({sum(f['lines'] for f in manifest['files']):,} lines in {len(manifest['files'])} files)"
+    )
+
+    with session_scope(engine) as session:
+        known = set(session.scalars(select(Institution.code)))
+        for inst in manifest["institutions"]:
+            if inst["code"] not in known:
+                institutions.create(
+                    session, code=inst["code"], name=inst["name"], kind=inst["kind"], actor=actor()
+                )
+
+    reports: list[BatchReport] = []
+    keyring = get_keyring()
+    files = sorted(manifest["files"], key=lambda f: f["order"])
+    with Progress(*columns[:2], "{task.percentage:>3.0f}%", TimeElapsedColumn(), console=console,
+                  transient=True) as progress:  # fmt: skip
+        for f in files:
+            task = progress.add_task(f"furnishing {f['name']}", total=None)
+            try:
+                with session_scope(engine) as session:
+                    reports.append(
+                        furnish(
+                            session, path=out / f["name"], institution_code=f["institution"],
+                            keyring=keyring, profile=settings.jurisdiction, actor=actor(),
+                            as_of=as_of, chunk_rows=settings.furnish_chunk_rows,
+                            progress=lambda d, t, k=task: progress.update(k, completed=d, total=t),
+                        )
+                    )  # fmt: skip
+            except CredoError as exc:
+                err_console.print(f"[red]error:[/red] {f['name']}: {exc.message}")
+                raise typer.Exit(2) from None
+            progress.remove_task(task)
+
+    _summary(engine, reports, out, time.perf_counter() - started)
+
+
+def _summary(engine, reports: list[BatchReport], out: Path, seconds: float) -> None:
+    t = Table(title="furnishing batches")
+    for col in ("file", "lines", "accepted", "corrections", "duplicates", "rejected", "held", "s"):
+        t.add_column(col, justify="left" if col == "file" else "right")
+    for r in reports:
+        t.add_row(r.file, *(f"{n:,}" for n in (r.lines, r.accepted, r.corrections, r.duplicates,
+                  r.rejected, r.flagged)), f"{r.seconds:.1f}")  # fmt: skip
+    console.print(t)
+
+    rows = Table(title="rows per table")
+    rows.add_column("table")
+    rows.add_column("current", justify="right")
+    rows.add_column("history (superseded)", justify="right")
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            old = (
+                conn.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c.superseded_at.is_not(None))
+                ).scalar_one()
+                if "superseded_at" in table.c
+                else 0
+            )
+            rows.add_row(table.name, f"{total - old:,}", f"{old:,}" if old else "")
+    console.print(rows)
+
+    reasons: Counter[str] = Counter()
+    for r in reports:
+        reasons.update(r.rejections_by_reason)
+    if reasons:
+        rt = Table(title="quarantined rows by reason")
+        rt.add_column("record.field: reason")
+        rt.add_column("rows", justify="right")
+        for reason, n in reasons.most_common(30):
+            rt.add_row(reason, f"{n:,}")
+        console.print(rt)
+
+    defects_file = out / "defects.jsonl"
+    if defects_file.exists():
+        injected = [orjson.loads(line) for line in defects_file.read_bytes().splitlines() if line]
+        caught = {(r.file, e["line"]) for r in reports for e in r.errors}
+        missed = [d for d in injected if (d["file"], d["line"]) not in caught]
+        console.print(
+            f"injected defects: {len(injected):,}; caught: {len(injected) - len(missed):,}; "
+            f"missed: {len(missed):,}"
+        )
+        for d in missed[:10]:
+            console.print(f"  [yellow]missed[/yellow] {d}")
+
+    with session_scope(engine) as session:
+        report = audit.verify(session, get_keyring())
+    status = "[green]intact[/green]" if report.ok else f"[red]{report.problem}[/red]"
+    console.print(
+        f"audit ledger: {report.entries:,} entries, {report.checkpoints} checkpoints, {status}"
+    )
+    console.print(f"done in {seconds:.1f}s. Explore: credo batch list · credo batch errors BATCH · "
+                  "credo review list · credo audit verify")  # fmt: skip
