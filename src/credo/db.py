@@ -28,8 +28,10 @@ NAMING = {
 }
 
 #: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements)
-BigId = BigInteger().with_variant(sqlite.INTEGER(), "sqlite").with_variant(
-    postgresql.BIGINT(), "postgresql"
+BigId = (
+    BigInteger()
+    .with_variant(sqlite.INTEGER(), "sqlite")
+    .with_variant(postgresql.BIGINT(), "postgresql")
 )
 
 

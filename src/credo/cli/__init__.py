@@ -14,8 +14,7 @@ from credo.furnishing.cli import batch_app, furnish
 from credo.institution.cli import app as institution_app
 from credo.security.cli import app as keys_app
 from credo.subject.cli import app as review_app
-
-# SYNTH from credo.synth.cli import synth
+from credo.synth.cli import synth
 
 app = typer.Typer(
     name="credo",
@@ -30,7 +29,7 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
-# SYNTH app.command("synth")(synth)
+app.command("synth")(synth)
 app.command("demo")(demo)
 
 

@@ -56,23 +56,42 @@ def detect_format(path: Path, head: bytes) -> str:
     return "jsonl" if head.lstrip(BOM).lstrip().startswith(b"{") else "csv"
 
 
-def _check_text(path: Path, head: bytes) -> None:
+def _check_text(path: Path, head: bytes, *, complete: bool = True) -> None:
     if not head:
         raise FormatError(f"{path.name} is empty")
     if b"\x00" in head:
         raise FormatError(f"{path.name} is a binary file, not a furnishing file")
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError as exc:
-        hint = ""
+    # Decide per line: a file in another encoding fails whole, but one undecodable line in an
+    # otherwise UTF-8 file is a row-level error (quarantined like any other bad row).
+    lines = head.split(b"\n")
+    offset, data_lines, bad = 0, 0, 0
+    first_bad: tuple[int, bytes] | None = None
+    for i, line in enumerate(lines):
+        last = i == len(lines) - 1
         try:
-            head[: exc.start + 64].decode("gb18030")
-            hint = " (it looks like GBK/GB18030: re-save it as UTF-8)"
-        except UnicodeDecodeError:
-            pass
-        raise FormatError(
-            f"{path.name} is not UTF-8 at byte {exc.start}{hint}; the furnishing format is UTF-8"
-        ) from None
+            # the sniffed block may end inside a character: its last line is decoded leniently
+            codecs.getincrementaldecoder("utf-8")().decode(line, final=complete or not last)
+        except UnicodeDecodeError as exc:
+            first_bad = first_bad or (offset + exc.start, line)
+            if i == 0:
+                bad = data_lines = 1  # the header line itself: the file is not the format
+                break
+            bad += 1
+        if i > 0 and line.strip():
+            data_lines += 1
+        offset += len(line) + 1
+    if first_bad is None or bad * 2 <= data_lines:
+        return
+    start, line = first_bad
+    hint = ""
+    try:
+        line.decode("gb18030")
+        hint = " (it looks like GBK/GB18030: re-save it as UTF-8)"
+    except UnicodeDecodeError:
+        pass
+    raise FormatError(
+        f"{path.name} is not UTF-8 at byte {start}{hint}; the furnishing format is UTF-8"
+    )
 
 
 def _jsonl_header(path: Path, first: bytes) -> FileHeader:
@@ -132,7 +151,8 @@ def sniff(path: Path) -> FileHeader:
         raise FormatError(f"{path} does not exist or is not a file")
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
-    _check_text(path, head)
+        complete = len(head) < SNIFF_BYTES or not fh.read(1)
+    _check_text(path, head, complete=complete)
     fmt = detect_format(path, head)
     body = head[len(BOM) :] if head.startswith(BOM) else head
     first = body.split(b"\n", 1)[0].rstrip(b"\r")

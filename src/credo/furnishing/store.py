@@ -83,6 +83,11 @@ class RecordStore:
         #: identifiers (blind) and account refs held for identity review in this batch
         self.held_blinds: dict[str, int] = {}
         self.held_refs: dict[str, int] = {}
+        #: subject id -> review id, so statuses of its existing accounts are held too
+        self.held_subjects: dict[int, int] = {}
+        #: review id -> line of the conflict: only lines after it are held, so the outcome does
+        #: not depend on the chunk a line falls in (chunks are stored record type by type)
+        self.held_since: dict[int, int] = {}
         self.accounts: dict[str, AccountState] = {}
         self.unknown_refs: set[str] = set()
         #: last accepted (period, days_past_due) per account in this batch
@@ -128,7 +133,7 @@ class RecordStore:
     def _holder(self, line, rtype, rec, text) -> KnownSubject | None:
         """The subject an account / public record / inquiry row belongs to, or reject it."""
         blind = id_blind(self.keyring, rec.id_type, rec.id_number)
-        if blind in self.held_blinds:
+        if self._held(self.held_blinds.get(blind), line):
             self._hold(line, rtype, text, "id_number", self.held_blinds[blind])
             return None
         subject = self.subjects.get(blind)
@@ -141,6 +146,9 @@ class RecordStore:
                 text,
             )  # fmt: skip
         return subject
+
+    def _held(self, review_id: int | None, line: int) -> bool:
+        return review_id is not None and line > self.held_since[review_id]
 
     def _hold(self, line, rtype, text, field, review_id: int) -> None:
         reason = f"held: identity conflict under review (review #{review_id}); nothing applied"
@@ -175,37 +183,27 @@ class RecordStore:
         new_rows: list[tuple[int, SubjectRec, str, str, str | None]] = []
         info_rows: list[tuple[int, SubjectRec, int, str | None]] = []
         pending_new: dict[str, KnownSubject] = {}
+        #: lines conflicting with a subject created earlier in this chunk (decided after insert)
+        late: list[tuple[int, str, SubjectRec, str | None, str]] = []
+        late_blinds: set[str] = set()
         for line, rtype, rec, text in rows:
             blind = id_blind(kr, rec.id_type, rec.id_number)
             if blind in self.held_blinds:
                 self._hold(line, rtype, text, "id_number", self.held_blinds[blind])
                 continue
+            if blind in late_blinds:  # after a conflict every later line of it is held
+                late.append((line, rtype, rec, text, blind))
+                continue
             ndb = name_dob_blind(kr, rec.name, rec.birth_date)
             pblind = phone_blind(kr, rec.phone) if rec.phone else None
             known = pending_new.get(blind) or self.subjects.get(blind)
-            if known is not None and known.id != -1 and known.name_dob_blind != ndb:
-                fields = self.subjects.conflict_fields(known.id, rec.name, rec.birth_date)
-                review = open_review(
-                    self.session, kr,
-                    kind=ReviewKind.identity_conflict, subject_id=known.id, other_subject_id=None,
-                    batch_id=self.batch_id, line_no=line, fields=fields,
-                    furnished={"name": rec.name, "birth_date": rec.birth_date},
-                )  # fmt: skip
-                self.held_blinds[blind] = review.id
-                self.reject(
-                    line, rtype,
-                    [Problem(f, "identity conflict: differs from the subject on file with this "
-                             f"identifier; held for review #{review.id}") for f in fields],
-                    text, held=True,
-                )  # fmt: skip
-                continue
-            if known is not None and known.id == -1 and known.name_dob_blind != ndb:
-                # the same new identifier twice in one chunk with different identities
-                self.reject(
-                    line, rtype,
-                    [Problem("name", "identity conflict with an earlier line of this batch")],
-                    text, held=True,
-                )  # fmt: skip
+            if known is not None and known.name_dob_blind != ndb:
+                if known.id == -1:
+                    # the same new identifier twice in one chunk with different identities
+                    late.append((line, rtype, rec, text, blind))
+                    late_blinds.add(blind)
+                else:
+                    self._conflict(line, rtype, rec, text, blind, known.id)
                 continue
             if known is None:
                 pending_new[blind] = KnownSubject(-1, ndb, rec.subject_type)
@@ -213,7 +211,32 @@ class RecordStore:
             info_rows.append((line, rec, blind, pblind))
         if new_rows:
             self._insert_subjects(new_rows)
+        # as if the conflicting line had come in a later chunk: a review case, not just a hold
+        for line, rtype, rec, text, blind in late:
+            if blind in self.held_blinds:
+                self._hold(line, rtype, text, "id_number", self.held_blinds[blind])
+            else:
+                self._conflict(line, rtype, rec, text, blind, self.subjects.get(blind).id)
         self._subject_infos(info_rows)
+
+    def _conflict(self, line, rtype, rec: SubjectRec, text, blind: str, subject_id: int) -> None:
+        """Hold a subject line whose identity differs from the subject on file; open a review."""
+        fields = self.subjects.conflict_fields(subject_id, rec.name, rec.birth_date)
+        review = open_review(
+            self.session, self.keyring,
+            kind=ReviewKind.identity_conflict, subject_id=subject_id, other_subject_id=None,
+            batch_id=self.batch_id, line_no=line, fields=fields,
+            furnished={"name": rec.name, "birth_date": rec.birth_date},
+        )  # fmt: skip
+        self.held_blinds[blind] = review.id
+        self.held_subjects[subject_id] = review.id
+        self.held_since[review.id] = line
+        self.reject(
+            line, rtype,
+            [Problem(f, "identity conflict: differs from the subject on file with this "
+                     f"identifier; held for review #{review.id}") for f in fields],
+            text, held=True,
+        )  # fmt: skip
 
     def _insert_subjects(self, new_rows) -> None:
         kr = self.keyring
@@ -249,7 +272,15 @@ class RecordStore:
             insert(Subject).returning(Subject.id, sort_by_parameter_order=True), payload
         ).all()
         self._count("subject", inserted=len(ids))
-        for (line, rec, blind, ndb, _), sid, other in zip(new_rows, ids, candidates, strict=True):
+        # ...and against the earlier new subjects of this chunk, which the lookup could not see
+        chunk_ndb: dict[str, int] = {}
+        chunk_phone: dict[str, int] = {}
+        for (line, rec, blind, ndb, pb), sid, other in zip(new_rows, ids, candidates, strict=True):
+            if other is None:
+                other = chunk_ndb.get(ndb) or (chunk_phone.get(pb) if pb else None)
+            chunk_ndb.setdefault(ndb, sid)
+            if pb:
+                chunk_phone.setdefault(pb, sid)
             self.subjects.remember(blind, KnownSubject(sid, ndb, rec.subject_type))
             if other is not None:
                 open_review(
@@ -276,6 +307,7 @@ class RecordStore:
             ):  # fmt: skip
                 current[sid] = (rid, h, v)
         inserts: dict[int, dict] = {}
+        history: list[dict] = []
         supersede: list[int] = []
         for line, rec, sid, pb in resolved:
             h = kr.blind_index(f"{rec.name}|{rec.phone}|{rec.address}", purpose="content")
@@ -284,9 +316,13 @@ class RecordStore:
                 if pending["content_hash"] == h:
                     self.outcome.duplicates += 1
                     continue
+                # an earlier line of this chunk: kept as history, born superseded
+                pending["superseded_at"] = self.now
+                pending["superseded_by_batch_id"] = self.batch_id
+                history.append(pending)
+                self._count("subject_info", superseded=1)
                 version = pending["version"] + 1
                 self.outcome.corrections += 1
-                self.outcome.accepted -= pending.pop("_new", 0)
             elif sid in current:
                 rid, old_h, old_v = current[sid]
                 if old_h == h:
@@ -310,12 +346,9 @@ class RecordStore:
                 "address_enc": kr.encrypt(rec.address, column="subject_info.address")
                 if rec.address
                 else None,
-                **({"_new": 1} if version == 1 else {}),
             }
         self._supersede(SubjectInfo, supersede)
-        self._insert(
-            SubjectInfo, [{k: v for k, v in r.items() if k != "_new"} for r in inserts.values()]
-        )
+        self._insert(SubjectInfo, [*history, *inserts.values()])
 
     # -- accounts --------------------------------------------------------------------
     def _load_accounts(self, refs: set[str]) -> None:
@@ -342,13 +375,13 @@ class RecordStore:
         versions: list[tuple[AccountRec, int, dict]] = []
         supersede: list[int] = []
         for line, rtype, rec, text in rows:
-            if rec.account_ref in self.held_refs:
+            if self._held(self.held_refs.get(rec.account_ref), line):
                 self._hold(line, rtype, text, "account_ref", self.held_refs[rec.account_ref])
                 continue
             holder = self._holder(line, rtype, rec, text)
             if holder is None:
                 blind = id_blind(self.keyring, rec.id_type, rec.id_number)
-                if blind in self.held_blinds:
+                if self._held(self.held_blinds.get(blind), line):
                     self.held_refs[rec.account_ref] = self.held_blinds[blind]
                 continue
             h = _hash(rec.account_type, rec.opened_on, rec.closed_on, rec.currency,
@@ -396,6 +429,7 @@ class RecordStore:
         for i, (rec, _, base) in enumerate(versions):
             if last[rec.account_ref] != i:
                 base = {**base, "superseded_at": self.now, "superseded_by_batch_id": self.batch_id}
+                self._count("account_version", superseded=1)
             payload.append({
                 **base, "account_id": self.accounts[rec.account_ref].account_id,
                 "account_type": rec.account_type, "opened_on": rec.opened_on,
@@ -404,7 +438,16 @@ class RecordStore:
                 "principal_cents": rec.principal_cents, "term_months": rec.term_months,
                 "status": rec.status, "subject_notified_on": rec.subject_notified_on,
             })  # fmt: skip
-        self._insert(AccountVersion, payload)
+        if payload:
+            ids = self.session.scalars(
+                insert(AccountVersion).returning(AccountVersion.id, sort_by_parameter_order=True),
+                payload,
+            ).all()
+            self._count(AccountVersion.__table__.name, inserted=len(ids))
+            # remember the current version's id: a later chunk's correction must supersede it
+            for (rec, _, _), vid, row in zip(versions, ids, payload, strict=True):
+                if row["superseded_at"] is None:
+                    self.accounts[rec.account_ref].version_id = vid
 
     # -- monthly statuses ------------------------------------------------------------
     def _statuses(self, rows) -> None:
@@ -428,7 +471,7 @@ class RecordStore:
         supersede: list[int] = []
         for line, rtype, rec, text in rows:
             ref = rec.account_ref
-            if ref in self.held_refs:
+            if self._held(self.held_refs.get(ref), line):
                 self._hold(line, rtype, text, "account_ref", self.held_refs[ref])
                 continue
             st = self.accounts.get(ref)
@@ -436,6 +479,9 @@ class RecordStore:
                 self.reject(line, rtype, [Problem(
                     "account_ref", "unknown account: no account record with this account_ref from "
                     "this institution (send the account record first)", ref)], text)  # fmt: skip
+                continue
+            if self._held(self.held_subjects.get(st.subject_id), line):
+                self._hold(line, rtype, text, "account_ref", self.held_subjects[st.subject_id])
                 continue
             problem = check_status_against_account(rec, st)
             if problem is None:
@@ -467,6 +513,7 @@ class RecordStore:
                     continue
                 before["superseded_at"] = self.now
                 before["superseded_by_batch_id"] = self.batch_id
+                self._count("status_record", superseded=1)
                 version = before["version"] + 1
                 self.outcome.corrections += 1
             elif key in stored:
@@ -523,6 +570,7 @@ class RecordStore:
                     continue
                 before["superseded_at"] = self.now
                 before["superseded_by_batch_id"] = self.batch_id
+                self._count("public_record", superseded=1)
                 pending[(*key, id(before))] = before
                 version = before["version"] + 1
                 self.outcome.corrections += 1
