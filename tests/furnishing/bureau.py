@@ -34,6 +34,9 @@ LI_ADDRESS = "上海市浦东新区世纪大道100号"
 ACME_ADDRESS = "北京市海淀区中关村大街1号"
 
 
+OTHER = "BANK02"
+
+
 def person(id_number=ZHANG_ID, name=ZHANG_NAME, birth=date(1985, 3, 14), **extra) -> dict:
     row = {
         "record_type": "subject",

@@ -12,6 +12,7 @@ from credo.subject.models import IdentityReview, ReviewKind, ReviewStatus, Subje
 from credo.subject.resolution import id_blind, name_dob_blind
 from furnishing.bureau import (
     LI_ID,
+    OTHER,
     WANG_ID,
     ZHANG_ID,
     ZHANG_NAME,
@@ -57,6 +58,7 @@ def test_blind_indexes_are_keyed_and_normalised(keyring):
 
 def test_same_identifier_with_a_different_name_is_held_for_review(bank, tmp_path, keyring, cn):
     run(bank, write_jsonl(tmp_path / "1.jsonl", small_bureau()), keyring, cn)
+    add_institution(bank, OTHER)  # a furnisher that never confirmed Zhang's identity
     before = table_counts(bank)
     rows = [
         person(name="张叁"),  # line 2: same id, different name
@@ -65,7 +67,8 @@ def test_same_identifier_with_a_different_name_is_held_for_review(bank, tmp_path
         inquiry(ZHANG_ID),  # line 5
         small_bureau()[1],  # line 6: another subject, unaffected
     ]
-    report = run(bank, write_jsonl(tmp_path / "2.jsonl", rows), keyring, cn)
+    path = write_jsonl(tmp_path / "2.jsonl", rows, institution=OTHER)
+    report = run(bank, path, keyring, cn, institution_code=OTHER)
     assert (report.flagged, report.rejected, report.accepted + report.duplicates) == (4, 0, 1)
     (review,) = _reviews(bank)
     assert review.kind == ReviewKind.identity_conflict
@@ -83,31 +86,47 @@ def test_same_identifier_with_a_different_name_is_held_for_review(bank, tmp_path
     assert f"review #{review.id}" in errs[3][0]["reason"]
     assert all(errs[line][0]["held"] for line in (2, 3, 4, 5))
     after = table_counts(bank)
-    for table in ("subject", "subject_info", "account", "status_record", "inquiry"):
+    for table in ("subject", "account", "status_record", "inquiry"):
         assert after[table] == before[table], table
+    assert after["subject_info"] == before["subject_info"] + 1  # OTHER's record of Li
     assert after["identity_review"] == 1
     assert after["quarantined_row"] == 4
 
 
 def test_status_of_a_held_holders_existing_account_is_held(bank, tmp_path, keyring, cn):
-    from credo.account.models import StatusRecord
+    run(bank, write_jsonl(tmp_path / "1.jsonl", small_bureau()), keyring, cn)
+    add_institution(bank, OTHER)
+    # OTHER furnishes an account for Zhang without ever sending his subject record
+    first = [account("OT-1", ZHANG_ID), status("OT-1", "2024-05")]
+    path = write_jsonl(tmp_path / "2.jsonl", first, institution=OTHER)
+    run(bank, path, keyring, cn, institution_code=OTHER)
+    before = table_counts(bank)
+    rows = [person(name="张叁"), status("OT-1", "2024-06", balance="9")]
+    path = write_jsonl(tmp_path / "3.jsonl", rows, institution=OTHER)
+    report = run(bank, path, keyring, cn, institution_code=OTHER)
+    assert (report.flagged, report.accepted, report.rejected) == (2, 0, 0)
+    assert [e["held"] for e in errors_by_line(report)[3]] == [True]
+    assert table_counts(bank)["status_record"] == before["status_record"]
 
+
+def test_a_furnisher_that_confirmed_the_identity_has_only_the_conflicting_line_held(
+    bank, tmp_path, keyring, cn
+):
     run(bank, write_jsonl(tmp_path / "1.jsonl", small_bureau()), keyring, cn)
     before = table_counts(bank)
-    # no account line in this file: the status names only the account_ref of the held subject
     rows = [
-        person(name="张叁"),
-        status("CC-1", "2024-06", balance="9"),  # Zhang's account: held
-        status("LOAN-1", "2024-06", balance="114000"),  # Li's account: applied
+        person(name="张叁"),  # BANK sent Zhang's matching record before: only this line is held
+        account("CC-NEW", ZHANG_ID),
+        status("CC-1", "2024-06", balance="9"),
     ]
     report = run(bank, write_jsonl(tmp_path / "2.jsonl", rows), keyring, cn)
-    assert (report.flagged, report.corrections, report.rejected) == (2, 1, 0)
-    assert [e["held"] for e in errors_by_line(report)[3]] == [True]
-    assert table_counts(bank)["status_record"] == before["status_record"] + 1
-    superseded = bank.scalars(
-        select(StatusRecord.line_no).where(StatusRecord.superseded_at.isnot(None))
-    ).all()
-    assert superseded == [12]  # only LOAN-1's June, line 12 of the first file
+    assert (report.flagged, report.accepted, report.corrections) == (1, 1, 1)
+    assert sorted(errors_by_line(report)) == [2]
+    (review,) = _reviews(bank)
+    assert (review.kind, review.line_no) == (ReviewKind.identity_conflict, 2)
+    after = table_counts(bank)
+    assert after["account"] == before["account"] + 1
+    assert _subject(bank, keyring=keyring).needs_review
 
 
 def test_different_birth_date_is_a_conflict_on_birth_date(bank, tmp_path, keyring, cn):
@@ -146,13 +165,14 @@ def test_name_spacing_and_case_are_not_a_conflict(bank, tmp_path, keyring, cn):
 def test_conflict_with_an_earlier_line_of_the_same_file(bank, tmp_path, keyring, cn, chunk_rows):
     rows = [person(), person(name="张叁"), person(), account("CC-1", ZHANG_ID)]
     report = run(bank, write_jsonl(tmp_path / "1.jsonl", rows), keyring, cn, chunk_rows=chunk_rows)
-    assert (report.accepted, report.flagged) == (1, 3)
+    # line 2 created the subject, so this furnisher confirmed it: only line 3 is held
+    assert (report.accepted, report.duplicates, report.flagged) == (2, 1, 1)
     (review,) = _reviews(bank)
     assert (review.kind, review.fields, review.line_no) == (ReviewKind.identity_conflict, "name", 3)
     subject = _subject(bank, keyring=keyring)
     assert keyring.decrypt(subject.name_enc, column="subject.name") == ZHANG_NAME
     assert subject.needs_review
-    assert [e["line"] for e in report.errors] == [3, 4, 5]
+    assert [e["line"] for e in report.errors] == [3]
 
 
 def test_new_identifier_with_same_name_and_birth_date_is_a_possible_duplicate(
@@ -214,9 +234,17 @@ def test_unrelated_subjects_raise_no_review(bank, tmp_path, keyring, cn):
 def test_only_lines_after_a_conflict_are_held_whatever_the_chunk_size(
     bank, tmp_path, keyring, cn, chunk_rows
 ):
-    rows = [*small_bureau(), person(name="张叁"), status("CC-1", "2024-06", balance="9")]
-    report = run(bank, write_jsonl(tmp_path / "1.jsonl", rows), keyring, cn, chunk_rows=chunk_rows)
-    assert (report.accepted, report.flagged, report.rejected) == (15, 2, 0)
-    assert [e["line"] for e in report.errors] == [17, 18]
+    run(bank, write_jsonl(tmp_path / "0.jsonl", small_bureau()), keyring, cn)
+    add_institution(bank, OTHER)
+    rows = [
+        account("OT-1", ZHANG_ID),  # before the conflict: applied
+        person(name="张叁"),  # OTHER never confirmed Zhang: this and every later line held
+        account("OT-2", ZHANG_ID),
+        status("OT-1", "2024-06"),
+    ]
+    path = write_jsonl(tmp_path / "1.jsonl", rows, institution=OTHER)
+    report = run(bank, path, keyring, cn, institution_code=OTHER, chunk_rows=chunk_rows)
+    assert (report.accepted, report.flagged, report.rejected) == (1, 3, 0)
+    assert [e["line"] for e in report.errors] == [3, 4, 5]
     counts = table_counts(bank)
-    assert (counts["account"], counts["status_record"], counts["identity_review"]) == (3, 6, 1)
+    assert (counts["account"], counts["status_record"], counts["identity_review"]) == (4, 6, 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from credo.security.keys import KeyRing
 from credo.security.service import bind_index_key
 
 log = logging.getLogger(__name__)
+_NUMBERS = re.compile(r"(?<!Art\. )(?<![#\w])[-+]?\d[\d.,:*+-]*\d|(?<![\w#])\d(?!\w)")
 
 #: at most this many errors are kept in the returned report (all are in the quarantine table)
 REPORT_ERROR_LIMIT = 10_000
@@ -77,8 +79,8 @@ class Outcome:
 
 
 def _reason_key(reason: str) -> str:
-    # group "jumps from 0 in 2024-01 to 90…" and similar by their stable words
-    return "".join(ch if not ch.isdigit() else "#" for ch in reason)[:120]
+    """Group reasons that differ only in their numbers ("jumps from 0 in 2024-01 to 90")."""
+    return _NUMBERS.sub("…", re.sub(r"#\d+", "#…", reason))[:120]
 
 
 class BatchRun:

@@ -88,6 +88,8 @@ class RecordStore:
         #: review id -> line of the conflict: only lines after it are held, so the outcome does
         #: not depend on the chunk a line falls in (chunks are stored record type by type)
         self.held_since: dict[int, int] = {}
+        #: subjects whose identity this furnisher confirmed with a matching subject record
+        self.confirmed: set[int] = set()
         self.accounts: dict[str, AccountState] = {}
         self.unknown_refs: set[str] = set()
         #: last accepted (period, days_past_due) per account in this batch
@@ -197,6 +199,8 @@ class RecordStore:
             ndb = name_dob_blind(kr, rec.name, rec.birth_date)
             pblind = phone_blind(kr, rec.phone) if rec.phone else None
             known = pending_new.get(blind) or self.subjects.get(blind)
+            if known is not None and known.name_dob_blind == ndb and known.id != -1:
+                self.confirmed.add(known.id)
             if known is not None and known.name_dob_blind != ndb:
                 if known.id == -1:
                     # the same new identifier twice in one chunk with different identities
@@ -213,14 +217,42 @@ class RecordStore:
             self._insert_subjects(new_rows)
         # as if the conflicting line had come in a later chunk: a review case, not just a hold
         for line, rtype, rec, text, blind in late:
-            if blind in self.held_blinds:
+            if self._held(self.held_blinds.get(blind), line):
                 self._hold(line, rtype, text, "id_number", self.held_blinds[blind])
+                continue
+            known = self.subjects.get(blind)
+            if known.name_dob_blind == name_dob_blind(kr, rec.name, rec.birth_date):
+                pblind = phone_blind(kr, rec.phone) if rec.phone else None
+                info_rows.append((line, rec, blind, pblind))
             else:
-                self._conflict(line, rtype, rec, text, blind, self.subjects.get(blind).id)
+                self._conflict(line, rtype, rec, text, blind, known.id)
         self._subject_infos(info_rows)
 
+    def _confirmed(self, subject_id: int) -> bool:
+        """Has this furnisher already matched the subject's identity (earlier line or batch)?"""
+        if subject_id in self.confirmed:
+            return True
+        found = self.session.scalar(
+            select(SubjectInfo.id)
+            .where(
+                SubjectInfo.subject_id == subject_id,
+                SubjectInfo.institution_id == self.institution_id,
+                SubjectInfo.superseded_at.is_(None),
+            )
+            .limit(1)
+        )
+        if found is not None:
+            self.confirmed.add(subject_id)
+        return found is not None
+
     def _conflict(self, line, rtype, rec: SubjectRec, text, blind: str, subject_id: int) -> None:
-        """Hold a subject line whose identity differs from the subject on file; open a review."""
+        """Hold a subject line whose identity differs from the subject on file; open a review.
+
+        If this furnisher has not itself confirmed the identity on file (by an earlier matching
+        subject record), its records for the identifier may belong to someone else, so every
+        later line of the batch for it is held too. If it has, only the conflicting line is held:
+        its accounts are attributable through the identity it confirmed.
+        """
         fields = self.subjects.conflict_fields(subject_id, rec.name, rec.birth_date)
         review = open_review(
             self.session, self.keyring,
@@ -228,9 +260,10 @@ class RecordStore:
             batch_id=self.batch_id, line_no=line, fields=fields,
             furnished={"name": rec.name, "birth_date": rec.birth_date},
         )  # fmt: skip
-        self.held_blinds[blind] = review.id
-        self.held_subjects[subject_id] = review.id
-        self.held_since[review.id] = line
+        if not self._confirmed(subject_id):
+            self.held_blinds[blind] = review.id
+            self.held_subjects[subject_id] = review.id
+            self.held_since[review.id] = line
         self.reject(
             line, rtype,
             [Problem(f, "identity conflict: differs from the subject on file with this "
@@ -282,6 +315,7 @@ class RecordStore:
             if pb:
                 chunk_phone.setdefault(pb, sid)
             self.subjects.remember(blind, KnownSubject(sid, ndb, rec.subject_type))
+            self.confirmed.add(sid)
             if other is not None:
                 open_review(
                     self.session, kr,
