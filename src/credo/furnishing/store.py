@@ -486,21 +486,30 @@ class RecordStore:
     # -- monthly statuses ------------------------------------------------------------
     def _statuses(self, rows) -> None:
         self._load_accounts({r[2].account_ref for r in rows})
-        keys = set()
+        # per account, the range of periods this chunk touches (and the month before it)
+        spans: dict[int, tuple[date, date]] = {}
         for _, _, rec, _ in rows:
             st = self.accounts.get(rec.account_ref)
             if st is not None and st.account_id > 0:
-                keys.add((st.account_id, rec.period))
-                keys.add((st.account_id, _prev_month(rec.period)))
+                lo, hi = spans.get(st.account_id, (rec.period, rec.period))
+                spans[st.account_id] = (min(lo, _prev_month(rec.period)), max(hi, rec.period))
         stored: dict[tuple[int, date], tuple[int, str, int, int]] = {}
-        for part in _parts(sorted(keys)):
-            for rid, aid, period, h, v, dpd in self.session.execute(
-                select(StatusRecord.id, StatusRecord.account_id, StatusRecord.period,
-                       StatusRecord.content_hash, StatusRecord.version, StatusRecord.days_past_due)
-                .where(tuple_(StatusRecord.account_id, StatusRecord.period).in_(part),
-                       StatusRecord.superseded_at.is_(None))
-            ):  # fmt: skip
-                stored[(aid, period)] = (rid, h, v, dpd)
+        if spans:
+            # one indexed range scan (account_id leads the partial unique index); a tuple IN
+            # list made PostgreSQL fall back to scanning the whole table as it grew
+            lo = min(v[0] for v in spans.values())
+            hi = max(v[1] for v in spans.values())
+            for part in _parts(sorted(spans)):
+                for rid, aid, period, h, v, dpd in self.session.execute(
+                    select(StatusRecord.id, StatusRecord.account_id, StatusRecord.period,
+                           StatusRecord.content_hash, StatusRecord.version,
+                           StatusRecord.days_past_due)
+                    .where(StatusRecord.account_id.in_(part), StatusRecord.period >= lo,
+                           StatusRecord.period <= hi, StatusRecord.superseded_at.is_(None))
+                ):  # fmt: skip
+                    a_lo, a_hi = spans[aid]
+                    if a_lo <= period <= a_hi:
+                        stored[(aid, period)] = (rid, h, v, dpd)
         pending: dict[tuple[int, date], dict] = {}
         supersede: list[int] = []
         for line, rtype, rec, text in rows:
