@@ -12,8 +12,9 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
+from operator import itemgetter
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
@@ -53,6 +54,14 @@ def _hash(*parts) -> str:
     ).hexdigest()
 
 
+_STATUS_COPY_COLUMNS = (
+    "account_id", "period", "balance_cents", "amount_due_cents", "amount_paid_cents",
+    "days_past_due", "subject_notified_on", "version", "content_hash", "recorded_at",
+    "superseded_at", "superseded_by_batch_id", "batch_id", "line_no",
+)  # fmt: skip
+_STATUS_COPY_SQL = f"COPY status_record ({', '.join(_STATUS_COPY_COLUMNS)}) FROM STDIN"
+
+
 def _prev_month(d: date) -> date:
     return date(d.year - 1, 12, 1) if d.month == 1 else date(d.year, d.month - 1, 1)
 
@@ -79,6 +88,9 @@ class RecordStore:
         self.reject = reject
         self.outcome = outcome
         self.now: datetime = utcnow()
+        bind = session.get_bind()
+        #: status rows go in with COPY on PostgreSQL through psycopg 3
+        self._copy = bind.dialect.name == "postgresql" and bind.dialect.driver == "psycopg"
         self.subjects = SubjectDirectory(session, keyring)
         #: identifiers (blind) and account refs held for identity review in this batch
         self.held_blinds: dict[str, int] = {}
@@ -129,8 +141,35 @@ class RecordStore:
 
     def _insert(self, model, rows: list[dict]) -> None:
         if rows:
-            self.session.execute(model.__table__.insert(), rows)
+            if model is StatusRecord and self._copy:
+                self._copy_statuses(rows)
+            else:
+                self.session.execute(model.__table__.insert(), rows)
             self._count(model.__table__.name, inserted=len(rows))
+
+    def _insert_returning_ids(self, model, rows: list[dict]):
+        """Insert `rows`; the result yields their ids in parameter order.
+
+        A Core insert, not the ORM bulk insert: the ORM leaves None values out, so rows with
+        different None columns become separate statements whose results it splices together
+        one by one, quadratic in the rows of a chunk.
+        """
+        table = model.__table__
+        return self.session.scalars(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
+        )
+
+    def _copy_statuses(self, rows: list[dict]) -> None:
+        """Bulk-load status rows with PostgreSQL COPY in the session's transaction.
+
+        Same values as the INSERT path: dates are dates, `recorded_at` / `superseded_at` are
+        aware UTC datetimes (what `UTCDateTime` binds on PostgreSQL), ids come from the sequence.
+        """
+        conn = self.session.connection().connection.driver_connection
+        get = itemgetter(*_STATUS_COPY_COLUMNS)
+        with conn.cursor() as cur, cur.copy(_STATUS_COPY_SQL) as copy:
+            for row in rows:
+                copy.write_row(get(row))
 
     def _holder(self, line, rtype, rec, text) -> KnownSubject | None:
         """The subject an account / public record / inquiry row belongs to, or reject it."""
@@ -301,9 +340,7 @@ class RecordStore:
             self.subjects.candidates(ndb=ndb, phone=pb, exclude=None)
             for _, _, _, ndb, pb in new_rows
         ]
-        ids = self.session.scalars(
-            insert(Subject).returning(Subject.id, sort_by_parameter_order=True), payload
-        ).all()
+        ids = self._insert_returning_ids(Subject, payload).all()
         self._count("subject", inserted=len(ids))
         # ...and against the earlier new subjects of this chunk, which the lookup could not see
         chunk_ndb: dict[str, int] = {}
@@ -445,8 +482,8 @@ class RecordStore:
             versions.append((rec, st.version, self._versioned(line, h, st.version)))
             self.outcome.corrections += 1
         if new_accounts:
-            ids = self.session.scalars(
-                insert(Account).returning(Account.id, sort_by_parameter_order=True),
+            ids = self._insert_returning_ids(
+                Account,
                 [{"institution_id": self.institution_id, "account_ref": rec.account_ref,
                   "subject_id": sid, "created_at": self.now} for _, rec, sid, _ in new_accounts],
             ).all()  # fmt: skip
@@ -473,10 +510,7 @@ class RecordStore:
                 "status": rec.status, "subject_notified_on": rec.subject_notified_on,
             })  # fmt: skip
         if payload:
-            ids = self.session.scalars(
-                insert(AccountVersion).returning(AccountVersion.id, sort_by_parameter_order=True),
-                payload,
-            ).all()
+            ids = self._insert_returning_ids(AccountVersion, payload).all()
             self._count(AccountVersion.__table__.name, inserted=len(ids))
             # remember the current version's id: a later chunk's correction must supersede it
             for (rec, _, _), vid, row in zip(versions, ids, payload, strict=True):
