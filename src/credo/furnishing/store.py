@@ -377,35 +377,13 @@ class RecordStore:
                        SubjectInfo.superseded_at.is_(None))
             ):  # fmt: skip
                 current[sid] = (rid, h, v)
-        inserts: dict[int, dict] = {}
-        history: list[dict] = []
-        supersede: list[int] = []
+        versions = _Versions(self, SubjectInfo, current)
         for line, rec, sid, pb in resolved:
             h = kr.blind_index(f"{rec.name}|{rec.phone}|{rec.address}", purpose="content")
-            pending = inserts.get(sid)
-            if pending is not None:
-                if pending["content_hash"] == h:
-                    self.outcome.duplicates += 1
-                    continue
-                # an earlier line of this chunk: kept as history, born superseded
-                pending["superseded_at"] = self.now
-                pending["superseded_by_batch_id"] = self.batch_id
-                history.append(pending)
-                self._count("subject_info", superseded=1)
-                version = pending["version"] + 1
-                self.outcome.corrections += 1
-            elif sid in current:
-                rid, old_h, old_v = current[sid]
-                if old_h == h:
-                    self.outcome.duplicates += 1
-                    continue
-                supersede.append(rid)
-                version = old_v + 1
-                self.outcome.corrections += 1
-            else:
-                version = 1
-                self.outcome.accepted += 1
-            inserts[sid] = {
+            version = versions.decide(sid, h)
+            if version is None:
+                continue
+            versions.pending[sid] = {
                 **self._versioned(line, h, version),
                 "subject_id": sid,
                 "institution_id": self.institution_id,
@@ -418,8 +396,7 @@ class RecordStore:
                 if rec.address
                 else None,
             }
-        self._supersede(SubjectInfo, supersede)
-        self._insert(SubjectInfo, [*history, *inserts.values()])
+        versions.write()
 
     # -- accounts --------------------------------------------------------------------
     def _load_accounts(self, refs: set[str]) -> None:
@@ -544,8 +521,8 @@ class RecordStore:
                     a_lo, a_hi = spans[aid]
                     if a_lo <= period <= a_hi:
                         stored[(aid, period)] = (rid, h, v, dpd)
-        pending: dict[tuple[int, date], dict] = {}
-        supersede: list[int] = []
+        versions = _Versions(self, StatusRecord, stored)
+        pending = versions.pending
         for line, rtype, rec, text in rows:
             ref = rec.account_ref
             if self._held(self.held_refs.get(ref), line):
@@ -583,27 +560,9 @@ class RecordStore:
             last = self.last_dpd.get(st.account_id)
             if last is None or rec.period >= last[0]:
                 self.last_dpd[st.account_id] = (rec.period, rec.days_past_due)
-            before = pending.get(key)
-            if before is not None:
-                if before["content_hash"] == h:
-                    self.outcome.duplicates += 1
-                    continue
-                before["superseded_at"] = self.now
-                before["superseded_by_batch_id"] = self.batch_id
-                self._count("status_record", superseded=1)
-                version = before["version"] + 1
-                self.outcome.corrections += 1
-            elif key in stored:
-                rid, old_h, old_v, _ = stored[key]
-                if old_h == h:
-                    self.outcome.duplicates += 1
-                    continue
-                supersede.append(rid)
-                version = old_v + 1
-                self.outcome.corrections += 1
-            else:
-                version = 1
-                self.outcome.accepted += 1
+            version = versions.decide(key, h)
+            if version is None:
+                continue
             row = {
                 **self._versioned(line, h, version), "account_id": st.account_id,
                 "period": rec.period, "balance_cents": rec.balance_cents,
@@ -611,12 +570,8 @@ class RecordStore:
                 "amount_paid_cents": rec.amount_paid_cents, "days_past_due": rec.days_past_due,
                 "subject_notified_on": rec.subject_notified_on,
             }  # fmt: skip
-            if before is not None:
-                # keep the superseded in-chunk version as history under a distinct key
-                pending[(st.account_id, rec.period, id(before))] = before
             pending[key] = row
-        self._supersede(StatusRecord, supersede)
-        self._insert(StatusRecord, list(pending.values()))
+        versions.write()
 
     # -- public records --------------------------------------------------------------
     def _public_records(self, rows) -> None:
@@ -631,8 +586,7 @@ class RecordStore:
                        PublicRecord.superseded_at.is_(None))
             ):  # fmt: skip
                 stored[(str(kind), case_ref)] = (rid, h, v)
-        pending: dict = {}
-        supersede: list[int] = []
+        versions = _Versions(self, PublicRecord, stored)
         for line, rtype, rec, text in rows:
             holder = self._holder(line, rtype, rec, text)
             if holder is None:
@@ -640,29 +594,10 @@ class RecordStore:
             key = (rec.kind, rec.case_ref)
             h = _hash(holder.id, rec.authority, rec.amount_cents, rec.currency, rec.filed_on,
                       rec.resolved_on, rec.subject_notified_on)  # fmt: skip
-            before = pending.get(key)
-            if before is not None:
-                if before["content_hash"] == h:
-                    self.outcome.duplicates += 1
-                    continue
-                before["superseded_at"] = self.now
-                before["superseded_by_batch_id"] = self.batch_id
-                self._count("public_record", superseded=1)
-                pending[(*key, id(before))] = before
-                version = before["version"] + 1
-                self.outcome.corrections += 1
-            elif key in stored:
-                rid, old_h, old_v = stored[key]
-                if old_h == h:
-                    self.outcome.duplicates += 1
-                    continue
-                supersede.append(rid)
-                version = old_v + 1
-                self.outcome.corrections += 1
-            else:
-                version = 1
-                self.outcome.accepted += 1
-            pending[key] = {
+            version = versions.decide(key, h)
+            if version is None:
+                continue
+            versions.pending[key] = {
                 **self._versioned(line, h, version), "subject_id": holder.id,
                 "institution_id": self.institution_id, "kind": rec.kind,
                 "authority": rec.authority, "case_ref": rec.case_ref,
@@ -670,8 +605,7 @@ class RecordStore:
                 "filed_on": rec.filed_on, "resolved_on": rec.resolved_on,
                 "subject_notified_on": rec.subject_notified_on,
             }  # fmt: skip
-        self._supersede(PublicRecord, supersede)
-        self._insert(PublicRecord, list(pending.values()))
+        versions.write()
 
     # -- inquiries -------------------------------------------------------------------
     def _inquiries(self, rows) -> None:
@@ -702,6 +636,54 @@ class RecordStore:
                 "line_no": line, "recorded_at": self.now,
             })  # fmt: skip
         self._insert(Inquiry, payload)
+
+
+class _Versions:
+    """One chunk's writes to one versioned table: each record is a duplicate, a correction or new.
+
+    `stored` maps a natural key to the current stored row as (id, content_hash, version, ...).
+    A later line of the same chunk for a key already pending supersedes the pending row, which
+    is then written as history (born superseded).
+    """
+
+    def __init__(self, store: RecordStore, model, stored: dict) -> None:
+        self.store = store
+        self.model = model
+        self.stored = stored
+        self.pending: dict = {}
+        self.history: list[dict] = []
+        self.supersede: list[int] = []
+
+    def decide(self, key, content_hash: str) -> int | None:
+        """The version a row for `key` gets, or None when it is a duplicate (nothing to write)."""
+        out = self.store.outcome
+        before = self.pending.get(key)
+        if before is not None:
+            if before["content_hash"] == content_hash:
+                out.duplicates += 1
+                return None
+            before["superseded_at"] = self.store.now
+            before["superseded_by_batch_id"] = self.store.batch_id
+            self.history.append(before)
+            self.store._count(self.model.__tablename__, superseded=1)
+            out.corrections += 1
+            return before["version"] + 1
+        old = self.stored.get(key)
+        if old is not None:
+            rid, old_hash, old_version = old[:3]
+            if old_hash == content_hash:
+                out.duplicates += 1
+                return None
+            self.supersede.append(rid)
+            out.corrections += 1
+            return old_version + 1
+        out.accepted += 1
+        return 1
+
+    def write(self) -> None:
+        """Mark superseded rows, then insert history and current rows."""
+        self.store._supersede(self.model, self.supersede)
+        self.store._insert(self.model, [*self.history, *self.pending.values()])
 
 
 def _parts(items: list, size: int = 500):
