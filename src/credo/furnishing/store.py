@@ -12,9 +12,10 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
-from operator import itemgetter
+from hashlib import sha256
 
 from sqlalchemy import select, tuple_, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
@@ -59,6 +60,7 @@ _STATUS_COPY_COLUMNS = (
     "days_past_due", "subject_notified_on", "version", "content_hash", "recorded_at",
     "superseded_at", "superseded_by_batch_id", "batch_id", "line_no",
 )  # fmt: skip
+_NULL = "\\N"  # COPY text format's NULL
 _STATUS_COPY_SQL = f"COPY status_record ({', '.join(_STATUS_COPY_COLUMNS)}) FROM STDIN"
 
 
@@ -90,7 +92,8 @@ class RecordStore:
         self.now: datetime = utcnow()
         bind = session.get_bind()
         #: status rows go in with COPY on PostgreSQL through psycopg 3
-        self._copy = bind.dialect.name == "postgresql" and bind.dialect.driver == "psycopg"
+        self._pg = bind.dialect.name == "postgresql"
+        self._copy = self._pg and bind.dialect.driver == "psycopg"
         self.subjects = SubjectDirectory(session, keyring)
         #: identifiers (blind) and account refs held for identity review in this batch
         self.held_blinds: dict[str, int] = {}
@@ -147,29 +150,58 @@ class RecordStore:
                 self.session.execute(model.__table__.insert(), rows)
             self._count(model.__table__.name, inserted=len(rows))
 
-    def _insert_returning_ids(self, model, rows: list[dict]):
-        """Insert `rows`; the result yields their ids in parameter order.
+    def _insert_returning_ids(self, model, rows: list[dict]) -> list[int]:
+        """Insert `rows`; returns their ids in row order.
 
-        A Core insert, not the ORM bulk insert: the ORM leaves None values out, so rows with
-        different None columns become separate statements whose results it splices together
-        one by one, quadratic in the rows of a chunk.
+        On PostgreSQL the ids are drawn from the table's sequence first (one query for the whole
+        chunk) and inserted explicitly, which lets the insert be a plain multi-row INSERT
+        instead of INSERT ... RETURNING sorted back into parameter order. Elsewhere a Core insert
+        returning ids (not the ORM bulk insert: it leaves None values out, so rows with
+        different None columns become separate statements spliced together one by one).
         """
+        if not rows:
+            return []
         table = model.__table__
-        return self.session.scalars(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
+        if self._pg:
+            ids = list(self.session.scalars(
+                sql_text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                     "FROM generate_series(1, :n)"),
+                {"t": table.name, "n": len(rows)},
+            ))  # fmt: skip
+            self.session.execute(
+                table.insert(), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+            )
+            return ids
+        return list(
+            self.session.scalars(
+                table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
+            )
         )
 
     def _copy_statuses(self, rows: list[dict]) -> None:
         """Bulk-load status rows with PostgreSQL COPY in the session's transaction.
 
-        Same values as the INSERT path: dates are dates, `recorded_at` / `superseded_at` are
-        aware UTC datetimes (what `UTCDateTime` binds on PostgreSQL), ids come from the sequence.
+        The rows are written as COPY text directly: every column is a number, a date, a UTC
+        timestamp or a hex digest, so nothing needs escaping, and formatting them here is several
+        times cheaper than adapting each value. Same values as the INSERT path; ids come from
+        the sequence.
         """
         conn = self.session.connection().connection.driver_connection
-        get = itemgetter(*_STATUS_COPY_COLUMNS)
+        out = []
+        for r in rows:
+            sup = r["superseded_at"]
+            notified = r["subject_notified_on"]
+            out.append(
+                f"{r['account_id']}\t{r['period']}\t{r['balance_cents']}\t"
+                f"{r['amount_due_cents']}\t{r['amount_paid_cents']}\t{r['days_past_due']}\t"
+                f"{_NULL if notified is None else notified}\t{r['version']}\t"
+                f"{r['content_hash']}\t{r['recorded_at'].isoformat()}\t"
+                f"{_NULL if sup is None else sup.isoformat()}\t"
+                f"{_NULL if sup is None else r['superseded_by_batch_id']}\t"
+                f"{r['batch_id']}\t{r['line_no']}\n"
+            )
         with conn.cursor() as cur, cur.copy(_STATUS_COPY_SQL) as copy:
-            for row in rows:
-                copy.write_row(get(row))
+            copy.write("".join(out).encode())
 
     def _holder(self, line, rtype, rec, text) -> KnownSubject | None:
         """The subject an account / public record / inquiry row belongs to, or reject it."""
@@ -336,11 +368,8 @@ class RecordStore:
             for _, rec, blind, ndb, _ in new_rows
         ]
         # candidate duplicates are looked up before the new rows exist
-        candidates = [
-            self.subjects.candidates(ndb=ndb, phone=pb, exclude=None)
-            for _, _, _, ndb, pb in new_rows
-        ]
-        ids = self._insert_returning_ids(Subject, payload).all()
+        candidates = self.subjects.candidates_many([(ndb, pb) for _, _, _, ndb, pb in new_rows])
+        ids = self._insert_returning_ids(Subject, payload)
         self._count("subject", inserted=len(ids))
         # ...and against the earlier new subjects of this chunk, which the lookup could not see
         chunk_ndb: dict[str, int] = {}
@@ -463,7 +492,7 @@ class RecordStore:
                 Account,
                 [{"institution_id": self.institution_id, "account_ref": rec.account_ref,
                   "subject_id": sid, "created_at": self.now} for _, rec, sid, _ in new_accounts],
-            ).all()  # fmt: skip
+            )  # fmt: skip
             self._count("account", inserted=len(ids))
             for (line, rec, _, h), aid in zip(new_accounts, ids, strict=True):
                 self.accounts[rec.account_ref].account_id = aid
@@ -487,7 +516,7 @@ class RecordStore:
                 "status": rec.status, "subject_notified_on": rec.subject_notified_on,
             })  # fmt: skip
         if payload:
-            ids = self._insert_returning_ids(AccountVersion, payload).all()
+            ids = self._insert_returning_ids(AccountVersion, payload)
             self._count(AccountVersion.__table__.name, inserted=len(ids))
             # remember the current version's id: a later chunk's correction must supersede it
             for (rec, _, _), vid, row in zip(versions, ids, payload, strict=True):
@@ -522,7 +551,8 @@ class RecordStore:
                     if a_lo <= period <= a_hi:
                         stored[(aid, period)] = (rid, h, v, dpd)
         versions = _Versions(self, StatusRecord, stored)
-        pending = versions.pending
+        pending, decide, last_dpd = versions.pending, versions.decide, self.last_dpd
+        batch_id, now = self.batch_id, self.now
         for line, rtype, rec, text in rows:
             ref = rec.account_ref
             if self._held(self.held_refs.get(ref), line):
@@ -555,22 +585,26 @@ class RecordStore:
                 self.reject(line, rtype, [problem], text)
                 continue
             key = (st.account_id, rec.period)
-            h = _hash(rec.balance_cents, rec.amount_due_cents, rec.amount_paid_cents,
-                      rec.days_past_due, rec.subject_notified_on)  # fmt: skip
-            last = self.last_dpd.get(st.account_id)
+            notified = rec.subject_notified_on
+            # _hash(balance, due, paid, dpd, notified), spelled out: this is the hot loop
+            h = sha256(
+                f"{rec.balance_cents}\x1f{rec.amount_due_cents}\x1f{rec.amount_paid_cents}"
+                f"\x1f{rec.days_past_due}\x1f{'' if notified is None else notified}".encode()
+            ).hexdigest()
+            last = last_dpd.get(st.account_id)
             if last is None or rec.period >= last[0]:
-                self.last_dpd[st.account_id] = (rec.period, rec.days_past_due)
-            version = versions.decide(key, h)
+                last_dpd[st.account_id] = (rec.period, rec.days_past_due)
+            version = decide(key, h)
             if version is None:
                 continue
-            row = {
-                **self._versioned(line, h, version), "account_id": st.account_id,
-                "period": rec.period, "balance_cents": rec.balance_cents,
-                "amount_due_cents": rec.amount_due_cents,
+            pending[key] = {
+                "batch_id": batch_id, "line_no": line, "content_hash": h, "version": version,
+                "recorded_at": now, "superseded_at": None, "superseded_by_batch_id": None,
+                "account_id": st.account_id, "period": rec.period,
+                "balance_cents": rec.balance_cents, "amount_due_cents": rec.amount_due_cents,
                 "amount_paid_cents": rec.amount_paid_cents, "days_past_due": rec.days_past_due,
-                "subject_notified_on": rec.subject_notified_on,
+                "subject_notified_on": notified,
             }  # fmt: skip
-            pending[key] = row
         versions.write()
 
     # -- public records --------------------------------------------------------------

@@ -1,0 +1,102 @@
+"""The fast path for plain status rows agrees with the general validator on every row."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from credo.furnishing.validate import RowValidator, _fast_cents, _Row
+
+from .bureau import AS_OF
+
+_texts = st.one_of(
+    st.none(),
+    st.integers(min_value=-5, max_value=10**16),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=12),
+    st.from_regex(r"\A[0-9]{1,16}(\.[0-9]{0,3})?\Z"),
+    st.sampled_from(["0", "0.5", "12.50", " 7.00", "１２.５０", "1,000.00", "1e3", "-1.00", ""]),
+)
+_periods = st.one_of(
+    st.sampled_from(["2024-01", "2026-06", "2026-07", "0000-05", "2024-13", "2024-00", "202401",
+                     "２０２４-０１", " 2024-01", "2024-1", 202401]),
+    st.from_regex(r"\A[0-9]{4}-[0-9]{2}\Z"),
+    st.text(max_size=8),
+)  # fmt: skip
+_dates = st.one_of(
+    st.none(),
+    st.sampled_from(["2026-06-30", "2026-07-01", "2024-02-30", "20260101", "2026/01/01", "",
+                     " 2026-01-01", "0000-01-01", "2026-1-01"]),
+    st.dates().map(lambda d: d.isoformat()),
+    st.text(max_size=10),
+)  # fmt: skip
+_dpd = st.one_of(
+    st.integers(min_value=-3, max_value=4000),
+    st.sampled_from(["0", "30", "3651", "-1", "＋3", "٣", "1.0", True, 1.0, None]),
+    st.text(max_size=4),
+)
+_refs = st.one_of(
+    st.sampled_from(["A-1", " A-1 ", "A  1", "", "   ", "Ａ-1", "a\t1"]),
+    st.text(max_size=10),
+    st.integers(),
+    st.none(),
+)
+
+
+@st.composite
+def status_rows(draw):
+    row = {
+        "record_type": "status",
+        "account_ref": draw(_refs),
+        "period": draw(_periods),
+        "balance": draw(_texts),
+        "amount_due": draw(_texts),
+        "amount_paid": draw(_texts),
+        "days_past_due": draw(_dpd),
+        "subject_notified_on": draw(_dates),
+    }
+    return {k: v for k, v in row.items() if v is not None or draw(st.booleans())}
+
+
+@settings(
+    max_examples=3000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(row=status_rows())
+def test_fast_path_accepts_only_what_the_general_path_accepts_and_gives_the_same_record(
+    cn, us, row
+):
+    for profile in (cn, us):  # the profiles differ in the negative-data notice rule
+        validator = RowValidator(as_of=AS_OF, profile=profile)
+        general = _Row(row)
+        expected = validator._status(general)
+        fast = validator._status_fast(row)
+        if fast is not None:
+            assert not general.problems, general.problems
+            assert fast == expected
+        # whatever path a row takes, validate() answers as the general path does
+        _, rec, problems = validator.validate(row)
+        assert rec == (None if general.problems else expected)
+        assert bool(problems) == bool(general.problems)
+
+
+def test_fast_path_takes_the_canonical_rows(cn):
+    validator = RowValidator(as_of=AS_OF, profile=cn)
+    row = {"record_type": "status", "account_ref": "A-1", "period": "2024-01",
+           "balance": "12.5", "amount_due": 3, "amount_paid": "0.07", "days_past_due": 31,
+           "subject_notified_on": "2024-01-20"}  # fmt: skip
+    rec = validator._status_fast(row)
+    assert rec is not None
+    assert (rec.balance_cents, rec.amount_due_cents, rec.amount_paid_cents) == (1250, 300, 7)
+    assert rec == validator._status(_Row(row))
+
+
+def test_fast_cents_refuses_what_it_cannot_read_exactly():
+    assert _fast_cents("0.10") == 10
+    assert _fast_cents(10**15) == -1
+    assert _fast_cents("1" * 16) == -1
+    assert _fast_cents(True) == -1
+    assert _fast_cents(1.5) == -1
+    assert _fast_cents("1.234") == -1
