@@ -1,0 +1,17 @@
+"""Credit scoring: scorecard and challenger estimators, reason codes, fast scorer, registry."""
+
+from credo.scoring.fast import FeaturePoints, PointsScorer
+from credo.scoring.protected import ProtectedAttributeError, ProtectedPolicy
+from credo.scoring.reasons import Reason, ReasonCatalog, ReasonSpec
+from credo.scoring.scorecard import Scorecard
+
+__all__ = [
+    "FeaturePoints",
+    "PointsScorer",
+    "ProtectedAttributeError",
+    "ProtectedPolicy",
+    "Reason",
+    "ReasonCatalog",
+    "ReasonSpec",
+    "Scorecard",
+]
