@@ -1,0 +1,1 @@
+"""Point-in-time bureau features and training samples."""
