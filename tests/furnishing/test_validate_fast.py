@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credo.furnishing.validate import RowValidator, _fast_cents, _Row
+from credo.core.normalize import parse_amount_cents
+from credo.furnishing.validate import RowValidator, _Row
 
 from .bureau import AS_OF
 
@@ -93,10 +95,32 @@ def test_fast_path_takes_the_canonical_rows(cn):
     assert rec == validator._status(_Row(row))
 
 
-def test_fast_cents_refuses_what_it_cannot_read_exactly():
-    assert _fast_cents("0.10") == 10
-    assert _fast_cents(10**15) == -1
-    assert _fast_cents("1" * 16) == -1
-    assert _fast_cents(True) == -1
-    assert _fast_cents(1.5) == -1
-    assert _fast_cents("1.234") == -1
+def test_amounts_in_integer_arithmetic_agree_with_decimal():
+    assert parse_amount_cents("0.10") == 10
+    assert parse_amount_cents("0.1") == 10
+    assert parse_amount_cents(1.5) == 150  # floats take the Decimal path
+    for bad in (10**15, "1" * 16, True, "1.234", "-1"):
+        with pytest.raises(ValueError):
+            parse_amount_cents(bad)
+
+
+@given(st.from_regex(r"\A[0-9]{1,15}(\.[0-9]{1,2})?\Z"))
+def test_plain_amount_strings_give_the_decimal_result(text):
+    from decimal import Decimal
+
+    assert parse_amount_cents(text) == int(Decimal(text) * 100)
+
+
+@given(
+    cents=st.tuples(*[st.integers(min_value=0, max_value=10**17)] * 3),
+    dpd=st.integers(min_value=0, max_value=3650),
+    notified=st.one_of(st.none(), st.dates()),
+)
+def test_the_status_hash_is_the_generic_content_hash(cents, dpd, notified):
+    from datetime import date
+
+    from credo.furnishing.store import _hash, _status_hash
+    from credo.furnishing.validate import StatusRec
+
+    rec = StatusRec("A-1", date(2024, 1, 1), *cents, dpd, notified)
+    assert _status_hash(rec) == _hash(*cents, dpd, notified)

@@ -70,7 +70,8 @@ def _compact(value: str) -> str:
 
 def _ric_check(body17: str) -> str:
     """Return the GB 11643 check character for 17 digits."""
-    # stdnum's calc_check_digit expects the number with a (placeholder) check digit.
+    # stdnum's calc_check_digit takes all 18 characters and ignores the last (the check digit
+    # it computes), so any character completes the body.
     return ric.calc_check_digit(body17 + "0")
 
 

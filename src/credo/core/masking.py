@@ -26,7 +26,7 @@ _ADDRESS_KEEP = 6
 
 
 def _text(value: object) -> str:
-    """Return ``str(value)``, or a placeholder if even that fails."""
+    """Return ``str(value)``, or ``"<unprintable>"`` when its ``__str__`` raises."""
     if isinstance(value, str):
         return value
     try:

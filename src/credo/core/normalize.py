@@ -43,6 +43,9 @@ _INT = re.compile(r"[-+]?\d+")
 _MAX_NAME = 200
 _MAX_RAW = 64  # longest amount / integer string worth parsing
 _AMOUNT_LIMIT = Decimal(10**15)
+_AMOUNT_LIMIT_INT = 10**15
+#: ASCII digits only (``\d`` would also take other scripts' digits), below 10**15
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?")
 _CENT = Decimal("0.01")
 
 
@@ -50,6 +53,8 @@ def to_ascii(text: str) -> str:
     """NFKC-fold (full-width to ASCII), strip, and collapse inner whitespace to one space."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string; got {type(text).__name__}")
+    if text.isascii():  # NFKC leaves ASCII as it is; skip the Unicode tables
+        return " ".join(text.split())
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
@@ -148,6 +153,13 @@ def _amount_decimal(raw: object) -> Decimal:
 
 def parse_amount_cents(raw: int | float | str) -> int:
     """Parse a non-negative money amount with at most 2 decimals into integer hundredths."""
+    # the common shapes (an int, or ASCII digits with up to 2 decimals) in integer arithmetic;
+    # everything else, errors included, goes through Decimal
+    if type(raw) is int and 0 <= raw < _AMOUNT_LIMIT_INT:
+        return raw * 100
+    if type(raw) is str and _PLAIN_AMOUNT.fullmatch(raw):
+        whole, _, frac = raw.partition(".")
+        return int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
     d = _amount_decimal(raw)
     if d < 0:
         raise ValueError(f"amount must not be negative; got {d}")
@@ -166,6 +178,13 @@ def parse_date(raw: str | date) -> date:
         raise ValueError(f"expected a date, not a datetime; got {raw.isoformat()}")
     if isinstance(raw, date):
         return raw
+    if type(raw) is str and len(raw) == 10 and raw[4] == raw[7] == "-" and raw.isascii():
+        y, m, d = raw[:4], raw[5:7], raw[8:]  # YYYY-MM-DD; anything odd takes the full path
+        if y.isdigit() and m.isdigit() and d.isdigit():
+            try:
+                return date(int(y), int(m), int(d))
+            except ValueError:
+                pass  # the full path says why
     s = _require_str(raw, "date")
     m = _DATE.fullmatch(s)
     if not m:
@@ -187,6 +206,10 @@ def parse_period(raw: str | date) -> date:
     """Parse a reporting period ``YYYY-MM`` or ``YYYYMM`` into the first day of that month."""
     if isinstance(raw, date) and not isinstance(raw, datetime):
         return raw.replace(day=1)
+    if type(raw) is str and len(raw) == 7 and raw[4] == "-" and raw.isascii():
+        y, m = raw[:4], raw[5:]  # YYYY-MM as furnished; anything odd takes the full path
+        if y.isdigit() and m.isdigit() and y != "0000" and 1 <= int(m) <= 12:
+            return date(int(y), int(m), 1)
     s = _require_str(raw, "period")
     m = _PERIOD.fullmatch(s)
     if not m:

@@ -55,6 +55,16 @@ def _hash(*parts) -> str:
     ).hexdigest()
 
 
+def _status_hash(rec) -> str:
+    """`_hash(balance, due, paid, dpd, notified)` of a status, without the generic join: this
+    runs once per status line."""
+    notified = rec.subject_notified_on
+    return sha256(
+        f"{rec.balance_cents}\x1f{rec.amount_due_cents}\x1f{rec.amount_paid_cents}"
+        f"\x1f{rec.days_past_due}\x1f{'' if notified is None else notified}".encode()
+    ).hexdigest()
+
+
 _STATUS_COPY_COLUMNS = (
     "account_id", "period", "balance_cents", "amount_due_cents", "amount_paid_cents",
     "days_past_due", "subject_notified_on", "version", "content_hash", "recorded_at",
@@ -586,11 +596,7 @@ class RecordStore:
                 continue
             key = (st.account_id, rec.period)
             notified = rec.subject_notified_on
-            # _hash(balance, due, paid, dpd, notified), spelled out: this is the hot loop
-            h = sha256(
-                f"{rec.balance_cents}\x1f{rec.amount_due_cents}\x1f{rec.amount_paid_cents}"
-                f"\x1f{rec.days_past_due}\x1f{'' if notified is None else notified}".encode()
-            ).hexdigest()
+            h = _status_hash(rec)
             last = last_dpd.get(st.account_id)
             if last is None or rec.period >= last[0]:
                 last_dpd[st.account_id] = (rec.period, rec.days_past_due)

@@ -151,10 +151,10 @@ class PointsScorer:
     def record_points(self, record: Mapping[str, Any]) -> list[float]:
         """Points of each feature for one record (a mapping of feature -> value)."""
         out = []
-        for f in self.features:
+        for f, categories in zip(self.features, self._cat_maps, strict=True):
             v = record.get(f.name)
             if f.dtype == "categorical":
-                i = None if v is None else self._cat_maps[self.names.index(f.name)].get(str(v))
+                i = None if v is None else categories.get(str(v))
                 out.append(f.missing_points if i is None else f.points[i])
                 continue
             x = _to_float(v)

@@ -203,7 +203,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
             dtype=kind,
             max_n_bins=self.max_n_bins,
             min_bin_size=self.min_bin_size,
-            special_codes=specials or None if kind == "numerical" else None,
+            special_codes=(specials or None) if kind == "numerical" else None,
             **params,
         )
         with warnings.catch_warnings():
