@@ -208,6 +208,26 @@ def test_the_model_as_data_scores_the_same_after_a_json_round_trip(fitted, data)
     assert lo <= fitted.score(X).min() <= fitted.score(X).max() <= hi
 
 
+def test_a_scorecard_rebuilt_from_its_data_behaves_the_same(fitted, data):
+    import json
+
+    X, _ = data
+    again = Scorecard.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    assert np.array_equal(again.score(X), fitted.score(X))
+    np.testing.assert_allclose(again.predict_proba(X), fitted.predict_proba(X), rtol=1e-12)
+    assert [[r.to_dict() for r in rs] for rs in again.reasons(X.iloc[:50])] == [
+        [r.to_dict() for r in rs] for rs in fitted.reasons(X.iloc[:50])
+    ]
+    pd.testing.assert_frame_equal(again.points_table(), fitted.points_table())
+    assert again.score_range == fitted.score_range
+    assert again.to_sql() == fitted.to_sql()
+    assert [(b.name, b.iv) for b in again.binning_all_] == [
+        (b.name, b.iv) for b in fitted.binning_all_
+    ]
+    with pytest.raises(ValueError, match="not a scorecard"):
+        Scorecard.from_dict({"kind": "challenger"})
+
+
 def test_it_is_a_scikit_learn_estimator(data):
     X, y = data
     model = Scorecard(pdo=40)

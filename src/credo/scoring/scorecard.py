@@ -136,18 +136,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Scorecard:
         """Bin every feature, fit the regression on the weights of evidence, scale to points."""
         self._check_params()
-        X = as_frame(X)
-        y = as_binary_target(y, len(X))
-        policy = self.protected or DEFAULT_POLICY
-        found = policy.find(X.columns)
-        if found:
-            col, term = found[0]
-            raise ProtectedAttributeError(
-                f"column {col!r} is a protected attribute ({term}) and can never be a model "
-                "feature; drop it (it may be used in the fairness section of the validation "
-                "report only)"
-            )
-        kinds = infer_kinds(X, self.categorical or ())
+        X, y, kinds = check_training_data(X, y, self.protected, self.categorical)
         specials = [float(s) for s in (self.special_codes or ())]
         binned: list[FeatureBinning] = []
         for name, kind in kinds.items():
@@ -239,7 +228,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         """ln(bad odds) of every row, from the unrounded regression."""
         X = self._frame(X)
         W = np.column_stack([woe_column(b, X[b.name]) for b in self.features_])
-        return self.estimator_.decision_function(W)
+        return W @ np.array([b.coef for b in self.features_]) + self.intercept_
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """[P(good), P(bad)] per row, from the regression (not the rounded points)."""
@@ -314,10 +303,67 @@ class Scorecard(ClassifierMixin, BaseEstimator):
                  "event_rates": b.event_rates, "woe": b.woe, "iv": b.iv, "coef": b.coef}
                 for b in self.features_
             ],
+            "columns": [str(c) for c in self.feature_names_in_],
+            "params": {
+                "max_n_bins": self.max_n_bins, "min_bin_size": self.min_bin_size,
+                "min_iv": self.min_iv, "C": self.C,
+                "categorical": list(self.categorical or []),
+                "special_codes": [float(c) for c in self.special_codes or []],
+            },
+            "binning_all": [{"name": b.name, "iv": b.iv, "kept": b.points is not None}
+                            for b in self.binning_all_],
             "training_rows": self.training_rows_,
             "bad_rate": self.bad_rate_,
             "score_range": list(self.score_range),
         }  # fmt: skip
+
+    @classmethod
+    def from_dict(
+        cls, d: dict[str, Any], *, reason_catalog: ReasonCatalog | None = None
+    ) -> Scorecard:
+        """A scorecard that scores, explains and prints exactly as the one exported.
+
+        It is rebuilt from plain data (as the registry stores it): nothing is unpickled. It
+        cannot be refitted from here (`binning_all_` keeps names and IVs only).
+        """
+        if d.get("kind") != "scorecard":
+            raise ValueError(f"not a scorecard export (kind={d.get('kind')!r})")
+        sc, params = d["scaling"], d.get("params", {})
+        model = cls(
+            base_score=sc["base_score"], base_odds=sc["base_odds"], pdo=sc["pdo"],
+            rounding=sc["rounding"], reason_catalog=reason_catalog,
+            **{k: v for k, v in params.items() if k in ("max_n_bins", "min_bin_size",
+                                                         "min_iv", "C")},
+            categorical=params.get("categorical") or None,
+            special_codes=params.get("special_codes") or None,
+        )  # fmt: skip
+        features = []
+        for f in d["features"]:
+            fp = FeaturePoints.from_dict(f)
+            features.append(FeatureBinning(
+                name=fp.name, dtype=fp.dtype, splits=list(fp.splits),
+                categories=[list(c) for c in fp.categories], labels=list(f["labels"]),
+                counts=[int(c) for c in f["counts"]],
+                event_rates=[float(r) for r in f["event_rates"]],
+                woe=[float(w) for w in f["woe"]], iv=float(f["iv"]), coef=float(f["coef"]),
+                points=[*fp.points, fp.special_points, fp.missing_points],
+                special_codes=list(fp.special_codes),
+            ))  # fmt: skip
+        model.features_ = features
+        model.binning_all_ = [
+            FeatureBinning(b["name"], "", [], [], [], [], [], [], float(b["iv"]))
+            for b in d.get("binning_all", [])
+        ]
+        model.intercept_ = float(d["intercept"])
+        model.factor_, model.offset_ = float(sc["factor"]), float(sc["offset"])
+        columns = d.get("columns") or [f.name for f in features]
+        model.feature_names_in_ = np.asarray(columns, dtype=object)
+        model.n_features_in_ = len(columns)
+        model.classes_ = np.array([0, 1])
+        model.scorer_ = PointsScorer([to_points(b) for b in features])
+        model.training_rows_ = int(d["training_rows"])
+        model.bad_rate_ = float(d["bad_rate"])
+        return model
 
 
 # -- helpers (pure) ------------------------------------------------------------------
@@ -407,6 +453,24 @@ def as_binary_target(y: Any, n_rows: int) -> np.ndarray:
             f"{MIN_ROWS} rows and {MIN_CLASS_ROWS} of each class"
         )
     return y_int
+
+
+def check_training_data(
+    X: Any, y: Any, protected: ProtectedPolicy | None, categorical: Sequence[str] | None
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
+    """The checks every estimator runs before fitting: shape, labels, protected columns, kinds."""
+    X = as_frame(X)
+    y = as_binary_target(y, len(X))
+    policy = protected or DEFAULT_POLICY
+    found = policy.find(X.columns)
+    if found:
+        col, term = found[0]
+        raise ProtectedAttributeError(
+            f"column {col!r} is a protected attribute ({term}) and can never be a model "
+            "feature; drop it (it may be used in the fairness section of the validation "
+            "report only)"
+        )
+    return X, y, infer_kinds(X, categorical or ())
 
 
 def infer_kinds(X: pd.DataFrame, categorical: Sequence[str]) -> dict[str, str]:
