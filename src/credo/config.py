@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     furnish_chunk_rows: int = Field(default=5000, ge=100, le=1_000_000)
     #: audit entries between Merkle checkpoints
     audit_checkpoint_every: int = Field(default=256, ge=1)
+    #: re-score a furnished batch's subjects with the champion (dynamic evaluation)
+    rescore_on_furnish: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -7,6 +7,7 @@ from credo.furnishing.models import FurnishingBatch, QuarantinedRow
 from credo.inquiry.models import Inquiry
 from credo.institution.models import Institution
 from credo.public_record.models import PublicRecord
+from credo.scoring.models import ModelVersion, SubjectScore
 from credo.security.models import KeyState
 from credo.subject.models import IdentityReview, Subject, SubjectInfo
 
@@ -21,9 +22,11 @@ __all__ = [
     "Inquiry",
     "Institution",
     "KeyState",
+    "ModelVersion",
     "PublicRecord",
     "QuarantinedRow",
     "StatusRecord",
     "Subject",
     "SubjectInfo",
+    "SubjectScore",
 ]

@@ -182,3 +182,13 @@ def test_samples_from_several_dates_refuse_an_incomplete_window(furnished):
 def test_compute_features_columns_are_the_documented_ones():
     f = compute_features(*vars(frames_by_hand()).values(), as_of=date(2024, 12, 31))
     assert f.columns == ["subject_id", *FEATURES]
+
+
+def test_every_feature_has_a_stable_reason_code_and_texts():
+    from credo.feature.catalog import BUREAU_CATALOG
+
+    specs = [BUREAU_CATALOG.get(f) for f in FEATURES]
+    assert len({s.code for s in specs}) == len(FEATURES)
+    for f, s in zip(FEATURES, specs, strict=True):
+        assert not s.code.startswith("G-"), f"{f} falls back to a generic code"
+        assert s.en and s.zh and s.fmt in ("pct", "count", "months", "money", "number")

@@ -12,6 +12,8 @@ from credo.cli.db import app as db_app
 from credo.cli.demo import demo
 from credo.furnishing.cli import batch_app, furnish
 from credo.institution.cli import app as institution_app
+from credo.scoring.cli import app as model_app
+from credo.scoring.cli import score
 from credo.security.cli import app as keys_app
 from credo.subject.cli import app as review_app
 from credo.synth.cli import synth
@@ -28,6 +30,8 @@ app.command("furnish")(furnish)
 app.add_typer(batch_app, name="batch")
 app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
+app.add_typer(model_app, name="model")
+app.command("score")(score)
 app.add_typer(keys_app, name="keys")
 app.command("synth")(synth)
 app.command("demo")(demo)

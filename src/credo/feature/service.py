@@ -53,9 +53,15 @@ def _frame(session: Session, stmt: Select, schema: dict) -> pl.DataFrame:
 
 
 def load_frames(
-    session: Session, *, known_at: datetime | None = None, subject_id: int | None = None
+    session: Session,
+    *,
+    known_at: datetime | None = None,
+    subject_id: int | None = None,
+    subject_ids: list[int] | None = None,
 ) -> Frames:
-    """Every subject's records (or one subject's), as known at `known_at`."""
+    """Every subject's records (or one subject's, or a few), as known at `known_at`."""
+    if subject_id is not None:
+        subject_ids = [subject_id]
     acc = _known(
         select(Account.subject_id, Account.id, AccountVersion.account_type,
                AccountVersion.opened_on, AccountVersion.closed_on,
@@ -76,13 +82,13 @@ def load_frames(
         select(PublicRecord.subject_id, PublicRecord.filed_on, PublicRecord.resolved_on),
         PublicRecord, known_at,
     )  # fmt: skip
-    if subject_id is not None:
-        acc = acc.where(Account.subject_id == subject_id)
+    if subject_ids is not None:
+        acc = acc.where(Account.subject_id.in_(subject_ids))
         st = st.join(Account, Account.id == StatusRecord.account_id).where(
-            Account.subject_id == subject_id
+            Account.subject_id.in_(subject_ids)
         )
-        inq = inq.where(Inquiry.subject_id == subject_id)
-        pub = pub.where(PublicRecord.subject_id == subject_id)
+        inq = inq.where(Inquiry.subject_id.in_(subject_ids))
+        pub = pub.where(PublicRecord.subject_id.in_(subject_ids))
     return Frames(
         accounts=_frame(session, acc, ACCOUNT_SCHEMA),
         statuses=_frame(session, st, STATUS_SCHEMA),

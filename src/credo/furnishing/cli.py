@@ -67,10 +67,24 @@ def furnish(
             chunk_rows=settings.furnish_chunk_rows,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+    rescored = _rescore(report) if settings.rescore_on_furnish else None
     if json_out:
-        sys.stdout.write(orjson.dumps(report.to_dict()).decode() + "\n")
+        sys.stdout.write(orjson.dumps({**report.to_dict(), "rescored": rescored}).decode() + "\n")
     else:
         print_report(report)
+        if rescored:
+            console.print(f"re-scored {rescored['scored']:,} subjects with {rescored['models']}")
+
+
+def _rescore(report: BatchReport) -> dict | None:
+    """Dynamic evaluation: the champion re-scores the subjects this batch brought news of."""
+    from credo.scoring.service import rescore_furnished
+
+    with cli_session() as session:
+        runs = rescore_furnished(session, report.batch_id, actor=actor())
+    if not runs:
+        return None
+    return {"scored": sum(r.scored for r in runs), "models": ", ".join(r.model for r in runs)}
 
 
 def print_report(report: BatchReport, *, max_errors: int = 15) -> None:

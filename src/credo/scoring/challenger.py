@@ -322,8 +322,10 @@ class Challenger(ClassifierMixin, BaseEstimator):
             "categories": self.categories_,
             "monotone": self.monotone_,
             "medians": self.medians_,
-            "params": {k: v for k, v in self.get_params().items()
-                       if k not in ("protected", "reason_catalog", "monotone")},
+            "params": {**{k: v for k, v in self.get_params().items()
+                          if k not in ("protected", "reason_catalog", "monotone")},
+                       "monotone": (self.monotone if self.monotone is None
+                                    or isinstance(self.monotone, str) else dict(self.monotone))},
             "importance": self.feature_importance().to_dict(orient="records"),
             "booster": self.booster_.model_to_string(),
             "training_rows": self.training_rows_,
