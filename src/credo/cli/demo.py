@@ -97,10 +97,94 @@ def demo(
                 raise typer.Exit(2) from None
             progress.remove_task(task)
 
-    _summary(engine, reports, out, time.perf_counter() - started)
+    _summary(engine, reports, out)
+    _models(engine, out)
+    console.print(
+        f"done in {time.perf_counter() - started:.1f}s. Explore: credo batch list · credo review "
+        "list · credo model list · credo score SUBJECT_REF · credo audit verify"
+    )
 
 
-def _summary(engine, reports: list[BatchReport], out: Path, seconds: float) -> None:
+def _models(engine, out: Path) -> None:
+    """Train a scorecard and a challenger, validate both, publish the scorecard, score all."""
+    from credo.scoring import registry, service
+    from credo.scoring.cli import train_model, validate_model
+
+    reports_dir = out / "reports"
+    results = []
+    for kind in ("scorecard", "challenger"):
+        with console.status(f"training and validating the {kind}"), session_scope(engine) as s:
+            version, training = train_model(
+                s, kind=kind, segment="person", name=None, window=12, observation_dates=None,
+                test_size=0.3, seed=42, author=actor(),
+            )  # fmt: skip
+            summary, _, html, passed = validate_model(
+                s, version, out_dir=reports_dir, min_auc=0.6, n_boot=1000, cv_folds=5,
+                author=actor(),
+            )  # fmt: skip
+            results.append((version.label, kind, training, summary, html, passed))
+    t = Table(title="models (person segment, hold-out by subject)")
+    t.add_column("model", no_wrap=True)
+    for col in ("rows", "bad rate", "AUC", "95% CI", "KS", "CV AUC", "PSI"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for label, _, tr, sm, _, _ in results:
+        auc, cv = sm["auc"], sm["cv_auc"] or {}
+        t.add_row(label, f"{tr['rows']:,}", f"{tr['bad_rate']:.1%}", f"{auc['value']:.3f}",
+                  f"{auc['ci_low']:.3f}-{auc['ci_high']:.3f}", f"{sm['ks']['value']:.3f}",
+                  f"{cv.get('mean', float('nan')):.3f}", f"{sm['psi']:.3f}")  # fmt: skip
+    console.print(t)
+    for label, _, _, sm, html, _ in results:
+        flags = ", ".join(sm["four_fifths_flags"]) or "none"
+        console.print(f"{label}: four-fifths flags: {flags}; report {html}")
+
+    label, _, _, _, _, passed = results[0]
+    if not passed:
+        err_console.print(f"[yellow]{label} did not pass validation; nothing published[/yellow]")
+        return
+    with session_scope(engine) as s:
+        registry.publish(s, registry.get(s, label), actor=actor())
+    with (
+        Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                 TimeElapsedColumn(), console=console, transient=True) as progress,
+        session_scope(engine) as s,
+    ):  # fmt: skip
+        task = progress.add_task(f"scoring everyone with {label}", total=None)
+        run = service.score_subjects(
+            s, actor=actor(), trigger="batch", keep=False,
+            progress=lambda d, n: progress.update(task, completed=d, total=n),
+        )  # fmt: skip
+        dist = service.grade_distribution(s, run)
+        example = _example(s, run)
+    console.print(
+        f"{label} published as the person champion; scored {run.scored:,} subjects as of "
+        f"{run.as_of}: " + ", ".join(f"{g} {n:,}" for g, n in dist.items())
+    )
+    if example:
+        console.print(f"for example {example['subject']}: score {example['score']:g}, grade "
+                      f"{example['grade']}, PD {example['pd']:.1%}")  # fmt: skip
+        for r in example["reasons"]:
+            console.print(f"  {r['code']:<7} {r['text_zh']} / {r['text_en']}")
+
+
+def _example(s, run) -> dict | None:
+    """A subject of the run with a middling grade and reasons to show."""
+    from credo.scoring import registry, service
+    from credo.scoring.models import SubjectScore
+    from credo.subject.models import Subject
+
+    row = s.execute(
+        select(SubjectScore, Subject.ref).join(Subject, Subject.id == SubjectScore.subject_id)
+        .where(SubjectScore.model_version_id == run.version_id,
+               SubjectScore.scored_at == run.scored_at, SubjectScore.grade == "E")
+        .order_by(SubjectScore.subject_id).limit(1)
+    ).first()  # fmt: skip
+    if row is None:
+        return None
+    version = registry.get(s, str(run.version_id))
+    return service.score_to_dict(row[0], version, row[1])
+
+
+def _summary(engine, reports: list[BatchReport], out: Path) -> None:
     t = Table(title="furnishing batches")
     for col in ("file", "lines", "accepted", "corrections", "duplicates", "rejected", "held", "s"):
         t.add_column(col, justify="left" if col == "file" else "right")
@@ -157,5 +241,3 @@ def _summary(engine, reports: list[BatchReport], out: Path, seconds: float) -> N
     console.print(
         f"audit ledger: {report.entries:,} entries, {report.checkpoints} checkpoints, {status}"
     )
-    console.print(f"done in {seconds:.1f}s. Explore: credo batch list · credo batch errors BATCH · "
-                  "credo review list · credo audit verify")  # fmt: skip
