@@ -1,0 +1,27 @@
+"""`credo demo` end to end on a small bureau: furnish, train, validate, publish, score."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from credo.cli import app
+
+
+@pytest.mark.slow
+def test_demo_furnishes_trains_validates_publishes_and_scores(tmp_path):
+    out = tmp_path / "demo"
+    r = CliRunner().invoke(app, ["demo", "--subjects", "400", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "missed: 0" in text and "intact" in text
+    assert "person-scorecard@1 published as the person champion" in text
+    for name in ("person-scorecard-v1", "person-challenger-v1"):
+        report = json.loads((out / "reports" / f"{name}.json").read_text("utf-8"))
+        assert report["summary"]["auc"]["value"] > 0.6
+        assert (out / "reports" / f"{name}.html").stat().st_size > 50_000
+    r = CliRunner().invoke(app, ["model", "list", "--json"])
+    statuses = {m["label"]: m["status"] for m in json.loads(r.output)}
+    assert statuses == {"person-scorecard@1": "champion", "person-challenger@1": "validated"}
