@@ -52,6 +52,14 @@ class Invalid(CredoError):
     title = "Invalid input"
 
 
+class Unauthorized(CredoError):
+    """Credentials missing, unknown, revoked or expired (an API would add WWW-Authenticate)."""
+
+    status = 401
+    type = "https://credo.dev/problems/unauthorized"
+    title = "Unauthorized"
+
+
 class Forbidden(CredoError):
     status = 403
     type = "https://credo.dev/problems/forbidden"

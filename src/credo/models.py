@@ -1,5 +1,6 @@
 """Import every table so that `Base.metadata` is complete (Alembic, tests)."""
 
+from credo.access.models import ApiKey, Consent
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit.models import AuditCheckpoint, AuditEntry
 from credo.db import Base
@@ -14,9 +15,11 @@ from credo.subject.models import IdentityReview, Subject, SubjectInfo
 __all__ = [
     "Account",
     "AccountVersion",
+    "ApiKey",
     "AuditCheckpoint",
     "AuditEntry",
     "Base",
+    "Consent",
     "FurnishingBatch",
     "IdentityReview",
     "Inquiry",

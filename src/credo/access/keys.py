@@ -1,0 +1,281 @@
+"""API keys: create (secret shown once), rotate, revoke, authenticate, check roles.
+
+A presented token reads ``credo_<key id>_<secret>``: the key id (public, shown in lists) finds
+the row, then the SHA-256 of the whole token is compared in constant time with the stored hash.
+The token itself is never stored, logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credo.access.models import ApiKey, Role
+from credo.access.policy import parse_roles
+from credo.audit import service as audit
+from credo.db import utcnow
+from credo.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from credo.institution import service as institutions
+from credo.institution.models import Institution
+
+log = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "credo_"
+#: longest grace period during which a rotated key keeps working
+MAX_GRACE = timedelta(days=30)
+#: last_used_at is refreshed at most this often
+_TOUCH_EVERY = timedelta(minutes=1)
+_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+_TOKEN = re.compile(r"credo_(K[0-9A-HJKMNP-TV-Z]{11})_[A-Za-z0-9_-]{43}")
+_NOT_RECOGNISED = "API key not recognised"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an institution, through one of its keys, with that key's roles."""
+
+    key_id: str
+    institution_id: int
+    institution_code: str
+    roles: frozenset[Role]
+
+    @property
+    def actor(self) -> str:
+        """The caller as the audit ledger names it."""
+        return f"api:{self.institution_code}/{self.key_id}"
+
+
+def new_key_id() -> str:
+    """A random public key id such as ``K7K2M9Q4XH3T``."""
+    return "K" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(11))
+
+
+def token_sha256(token: str) -> str:
+    """The stored form of a presented token: hex SHA-256 (see `ApiKey` for why not slower)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token(key_id: str) -> str:
+    return f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def status(key: ApiKey, at: datetime | None = None) -> str:
+    """``active``, ``revoked``, ``expired`` or ``active until <time>`` (rotated, in grace)."""
+    at = at or utcnow()
+    if key.revoked_at is not None:
+        if key.revoked_at <= at:
+            return "revoked"
+        return f"active until {key.revoked_at:%Y-%m-%d %H:%M}Z"
+    if key.expires_at is not None and key.expires_at <= at:
+        return "expired"
+    return "active"
+
+
+def get(session: Session, *, key_id: str) -> ApiKey:
+    """The key with public id `key_id`, or NotFound."""
+    key = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    if key is None:
+        raise NotFound(f"API key {key_id!r} does not exist")
+    return key
+
+
+def list_all(session: Session, *, institution_code: str | None = None) -> list[ApiKey]:
+    """Keys, newest first; only one institution's when `institution_code` is given."""
+    stmt = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    if institution_code is not None:
+        inst = institutions.get_by_code(session, code=institution_code.strip().upper())
+        stmt = stmt.where(ApiKey.institution_id == inst.id)
+    return list(session.scalars(stmt))
+
+
+def _check_expiry(expires_at: datetime | None, at: datetime) -> None:
+    if expires_at is None:
+        return
+    if expires_at.tzinfo is None:
+        raise Invalid(f"expiry must be timezone-aware; got {expires_at.isoformat()}")
+    if expires_at <= at:
+        raise Invalid(f"expiry must be in the future; got {expires_at:%Y-%m-%d %H:%M}Z")
+
+
+def _issue(
+    session: Session,
+    *,
+    institution_id: int,
+    roles: frozenset[Role],
+    expires_at: datetime | None,
+    actor: str,
+    at: datetime,
+    rotated_from_id: int | None = None,
+) -> tuple[ApiKey, str]:
+    key_id = new_key_id()
+    token = _new_token(key_id)
+    key = ApiKey(
+        key_id=key_id,
+        institution_id=institution_id,
+        secret_sha256=token_sha256(token),
+        roles=",".join(sorted(roles)),
+        created_at=at,
+        created_by=actor,
+        expires_at=expires_at,
+        rotated_from_id=rotated_from_id,
+    )
+    session.add(key)
+    session.flush()
+    return key, token
+
+
+def create_key(
+    session: Session,
+    *,
+    institution_code: str,
+    roles: list[str] | frozenset[Role],
+    expires_at: datetime | None = None,
+    actor: str,
+    at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Issue a key for an institution; returns the key and its token, shown this once only."""
+    at = at or utcnow()
+    inst = institutions.get_by_code(session, code=institution_code.strip().upper())
+    role_set = parse_roles(roles)
+    _check_expiry(expires_at, at)
+    key, token = _issue(
+        session,
+        institution_id=inst.id,
+        roles=role_set,
+        expires_at=expires_at,
+        actor=actor,
+        at=at,
+    )
+    audit.append(
+        session,
+        actor=actor,
+        action="api_key.create",
+        target=f"api_key:{key.key_id}",
+        details={
+            "institution": inst.code,
+            "roles": sorted(role_set),
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return key, token
+
+
+def rotate_key(
+    session: Session,
+    *,
+    key_id: str,
+    actor: str,
+    grace: timedelta = timedelta(0),
+    expires_at: datetime | None = None,
+    at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Issue a successor with the same institution and roles; the old key stops after `grace`.
+
+    The successor keeps the old expiry unless `expires_at` is given. Returns the new key and
+    its token, shown this once only.
+    """
+    at = at or utcnow()
+    if grace < timedelta(0) or grace > MAX_GRACE:
+        raise Invalid(f"grace period must be between 0 and {MAX_GRACE.days} days; got {grace}")
+    old = get(session, key_id=key_id)
+    if old.revoked_at is not None:
+        successor = session.scalar(select(ApiKey.key_id).where(ApiKey.rotated_from_id == old.id))
+        if successor is not None:
+            raise Conflict(f"API key {key_id} was already rotated to {successor}")
+        raise Conflict(f"API key {key_id} was revoked on {old.revoked_at:%Y-%m-%d}")
+    if expires_at is None and old.expires_at is not None and old.expires_at <= at:
+        raise Conflict(
+            f"API key {key_id} expired on {old.expires_at:%Y-%m-%d}; give the new key an expiry"
+        )
+    expires_at = expires_at or old.expires_at
+    _check_expiry(expires_at, at)
+    new, token = _issue(
+        session,
+        institution_id=old.institution_id,
+        roles=old.role_set,
+        expires_at=expires_at,
+        actor=actor,
+        at=at,
+        rotated_from_id=old.id,
+    )
+    old.revoked_at = at + grace
+    old.revoked_by = actor
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="api_key.rotate",
+        target=f"api_key:{old.key_id}",
+        details={
+            "successor": new.key_id,
+            "old_key_stops_at": old.revoked_at.isoformat(),
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return new, token
+
+
+def revoke_key(session: Session, *, key_id: str, actor: str, at: datetime | None = None) -> ApiKey:
+    """Revoke a key now (also cuts short the grace period of a rotated key)."""
+    at = at or utcnow()
+    key = get(session, key_id=key_id)
+    if key.revoked_at is not None and key.revoked_at <= at:
+        raise Conflict(f"API key {key_id} was already revoked on {key.revoked_at:%Y-%m-%d}")
+    key.revoked_at = at
+    key.revoked_by = actor
+    session.flush()
+    audit.append(session, actor=actor, action="api_key.revoke", target=f"api_key:{key.key_id}")
+    return key
+
+
+def authenticate(
+    session: Session, presented: str | None, *, at: datetime | None = None
+) -> Principal:
+    """The principal a presented token stands for; Unauthorized when it is wrong, revoked or
+    expired."""
+    at = at or utcnow()
+    match = _TOKEN.fullmatch(presented) if isinstance(presented, str) else None
+    if match is None:
+        raise Unauthorized(_NOT_RECOGNISED)
+    key_id = match.group(1)
+    digest = token_sha256(presented)
+    key = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    # compare even when the key id is unknown, so both failures take the same time
+    expected = key.secret_sha256 if key is not None else "0" * 64
+    if not hmac.compare_digest(expected, digest) or key is None:
+        log.warning("authentication failed for API key id %s", key_id)
+        raise Unauthorized(_NOT_RECOGNISED)
+    # from here on the caller has proven it holds the secret: telling it why is safe
+    if key.revoked_at is not None and key.revoked_at <= at:
+        raise Unauthorized(f"API key {key_id} was revoked on {key.revoked_at:%Y-%m-%d}")
+    if key.expires_at is not None and key.expires_at <= at:
+        raise Unauthorized(f"API key {key_id} expired on {key.expires_at:%Y-%m-%d}")
+    if key.last_used_at is None or at - key.last_used_at >= _TOUCH_EVERY:
+        key.last_used_at = at
+        session.flush()
+    code = session.scalar(select(Institution.code).where(Institution.id == key.institution_id))
+    return Principal(
+        key_id=key.key_id,
+        institution_id=key.institution_id,
+        institution_code=code,
+        roles=key.role_set,
+    )
+
+
+def require_role(principal: Principal, role: Role | str) -> None:
+    """Forbidden unless the principal's key has `role`."""
+    role = Role(role)
+    if role not in principal.roles:
+        held = ", ".join(sorted(principal.roles)) or "none"
+        raise Forbidden(
+            f"API key {principal.key_id} does not have the {role.value} role (it has: {held})",
+            reason="role",
+        )
