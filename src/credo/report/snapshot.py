@@ -1,0 +1,438 @@
+"""Everything one subject's credit report needs, loaded as plain data as of a date.
+
+A report as of a past date is the report as it would have looked then. Two clocks decide what
+goes in (the same two as `docs/features.md`):
+
+* **knowledge time** -- the end of the as-of day (UTC): only versions recorded by then and not
+  superseded by then, so a correction furnished later shows the old value, and a record
+  furnished later is absent;
+* **event time** -- statuses with a period up to the as-of month, accounts opened, public records
+  filed and inquiries made on or before the as-of date (inquiries: within the disclosure window
+  of the profile, two years by default).
+
+The score is the latest stored `SubjectScore` scored by the end of the as-of day (for a report
+as of now: the latest stored), with its model version; none when the subject was never scored
+by then. Reports never compute a score themselves: what the bureau served is what it shows.
+
+Only what the viewer may see is decrypted: contact details only for the subject and for bureau
+staff, the full birth date only for the subject. Personal values are kept out of ``repr`` so a
+snapshot in a traceback or log line shows no personal data.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from credo.account.models import Account, AccountVersion, StatusRecord
+from credo.errors import NotFound
+from credo.feature.pit import add_months
+from credo.inquiry.models import Inquiry
+from credo.institution.models import Institution
+from credo.public_record.models import PublicRecord
+from credo.scoring.models import ModelVersion, SubjectScore
+from credo.security.keys import KeyRing
+from credo.subject.models import Subject, SubjectInfo
+
+
+class Viewer(enum.StrEnum):
+    """Who a report is for; decides what is decrypted and how identity is masked."""
+
+    #: the data subject themself
+    subject = "subject"
+    #: a member institution querying with the subject's consent
+    institution = "institution"
+    #: bureau staff (disputes, data quality, customer service)
+    operator = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionData:
+    code: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityData:
+    ref: str
+    subject_type: str
+    id_type: str
+    name: str = field(repr=False)
+    id_number: str = field(repr=False)
+    #: decrypted for the subject viewer only
+    birth_date: date | None = field(repr=False)
+    birth_year: int | None = field(repr=False)
+    gender: str | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactData:
+    """Contact details one furnisher reported (decrypted for subject and operator only)."""
+
+    institution: InstitutionData
+    phone: str | None = field(repr=False)
+    address: str | None = field(repr=False)
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusData:
+    period: date
+    balance_cents: int
+    amount_due_cents: int
+    amount_paid_cents: int
+    days_past_due: int
+
+
+@dataclass(slots=True)
+class AccountData:
+    account_id: int
+    institution: InstitutionData
+    account_ref: str
+    account_type: str
+    opened_on: date
+    closed_on: date | None
+    currency: str
+    credit_limit_cents: int | None
+    principal_cents: int | None
+    term_months: int | None
+    status: str
+    #: every status known, periods ascending, up to the as-of month
+    statuses: list[StatusData] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRecordData:
+    institution: InstitutionData
+    kind: str
+    authority: str
+    case_ref: str
+    amount_cents: int | None
+    currency: str | None
+    filed_on: date
+    resolved_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class InquiryData:
+    institution: InstitutionData
+    inquired_on: date
+    purpose: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreData:
+    score: float
+    grade: str
+    pd: float
+    #: stored reasons: code, feature, value, points, text_en, text_zh
+    reasons: list[dict[str, Any]]
+    model: str
+    model_kind: str
+    as_of: date
+    scored_at: datetime
+    #: the model's scaling (offset, factor) and attainable range, for the gauge
+    offset: float | None
+    factor: float | None
+    score_range: tuple[float, float] | None
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """One subject's records as known at the end of `as_of` (or now)."""
+
+    identity: IdentityData
+    as_of: date
+    #: True when the report is as of a past date (knowledge cut at `known_at`)
+    historical: bool
+    known_at: datetime | None
+    inquiry_years: int
+    viewer: Viewer
+    contacts: list[ContactData] = field(default_factory=list)
+    accounts: list[AccountData] = field(default_factory=list)
+    public_records: list[PublicRecordData] = field(default_factory=list)
+    inquiries: list[InquiryData] = field(default_factory=list)
+    score: ScoreData | None = None
+
+
+def end_of_day(d: date) -> datetime:
+    """The last microsecond of `d` in UTC: what the bureau knew "as of" that date."""
+    return datetime.combine(d + timedelta(days=1), time(0), tzinfo=UTC) - timedelta(microseconds=1)
+
+
+def _known(stmt: Select, model, known_at: datetime | None) -> Select:
+    """Only the version of each record on file at `known_at` (None: the current version)."""
+    if known_at is None:
+        return stmt.where(model.superseded_at.is_(None))
+    return stmt.where(
+        model.recorded_at <= known_at,
+        or_(model.superseded_at.is_(None), model.superseded_at > known_at),
+    )
+
+
+def _institution(row) -> InstitutionData:
+    return InstitutionData(row.code, row.name, row.kind.value)
+
+
+def load_snapshot(
+    session: Session,
+    subject_id: int,
+    *,
+    as_of: date | None,
+    keyring: KeyRing,
+    viewer: Viewer = Viewer.institution,
+    inquiry_years: int = 2,
+    today: date | None = None,
+) -> Snapshot:
+    """Load one subject's report data as of `as_of` (None: now) with seven queries."""
+    viewer = Viewer(viewer)
+    today = today or datetime.now(UTC).date()
+    historical = as_of is not None and as_of < today
+    as_of = as_of or today
+    known_at = end_of_day(as_of) if historical else None
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise NotFound("no subject with this id")
+    identity = _identity(subject, keyring, viewer)
+    snap = Snapshot(identity, as_of, historical, known_at, inquiry_years, viewer)
+    if viewer is not Viewer.institution:
+        snap.contacts = _contacts(session, subject_id, keyring, known_at, viewer)
+    snap.accounts = _accounts(session, subject_id, as_of, known_at)
+    snap.public_records = _public_records(session, subject_id, as_of, known_at)
+    snap.inquiries = _inquiries(session, subject_id, as_of, known_at, inquiry_years)
+    snap.score = _score(session, subject_id, as_of, known_at)
+    return snap
+
+
+def _identity(subject: Subject, keyring: KeyRing, viewer: Viewer) -> IdentityData:
+    birth = None
+    if viewer is Viewer.subject and subject.birth_date_enc is not None:
+        birth = date.fromisoformat(
+            keyring.decrypt(subject.birth_date_enc, column="subject.birth_date")
+        )
+    return IdentityData(
+        ref=subject.ref,
+        subject_type=subject.subject_type.value,
+        id_type=subject.id_type.value,
+        name=keyring.decrypt(subject.name_enc, column="subject.name"),
+        id_number=keyring.decrypt(subject.id_enc, column="subject.id_number"),
+        birth_date=birth,
+        birth_year=subject.birth_year,
+        gender=subject.gender if viewer is Viewer.subject else None,
+    )
+
+
+def _contacts(
+    session: Session, subject_id: int, keyring: KeyRing, known_at: datetime | None, viewer: Viewer
+) -> list[ContactData]:
+    stmt = _known(
+        select(
+            SubjectInfo.phone_enc,
+            SubjectInfo.address_enc,
+            SubjectInfo.recorded_at,
+            Institution.code,
+            Institution.name,
+            Institution.kind,
+        )
+        .join(Institution, Institution.id == SubjectInfo.institution_id)
+        .where(SubjectInfo.subject_id == subject_id),
+        SubjectInfo,
+        known_at,
+    ).order_by(SubjectInfo.recorded_at.desc(), Institution.code)
+    out = []
+    for r in session.execute(stmt):
+        if r.phone_enc is None and r.address_enc is None:
+            continue
+        phone = keyring.decrypt(r.phone_enc, column="subject_info.phone") if r.phone_enc else None
+        address = (
+            keyring.decrypt(r.address_enc, column="subject_info.address") if r.address_enc else None
+        )
+        out.append(ContactData(_institution(r), phone, address, r.recorded_at))
+    return out
+
+
+def _accounts(
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None
+) -> list[AccountData]:
+    stmt = _known(
+        select(
+            Account.id,
+            Account.account_ref,
+            AccountVersion.account_type,
+            AccountVersion.opened_on,
+            AccountVersion.closed_on,
+            AccountVersion.currency,
+            AccountVersion.credit_limit_cents,
+            AccountVersion.principal_cents,
+            AccountVersion.term_months,
+            AccountVersion.status,
+            Institution.code,
+            Institution.name,
+            Institution.kind,
+        )
+        .join(AccountVersion, AccountVersion.account_id == Account.id)
+        .join(Institution, Institution.id == Account.institution_id)
+        .where(Account.subject_id == subject_id, AccountVersion.opened_on <= as_of),
+        AccountVersion,
+        known_at,
+    )
+    accounts = {
+        r.id: AccountData(
+            account_id=r.id,
+            institution=_institution(r),
+            account_ref=r.account_ref,
+            account_type=r.account_type.value,
+            opened_on=r.opened_on,
+            closed_on=r.closed_on,
+            currency=r.currency,
+            credit_limit_cents=r.credit_limit_cents,
+            principal_cents=r.principal_cents,
+            term_months=r.term_months,
+            status=r.status.value,
+        )
+        for r in session.execute(stmt)
+    }
+    if not accounts:
+        return []
+    st = _known(
+        select(
+            StatusRecord.account_id,
+            StatusRecord.period,
+            StatusRecord.balance_cents,
+            StatusRecord.amount_due_cents,
+            StatusRecord.amount_paid_cents,
+            StatusRecord.days_past_due,
+        ).where(
+            StatusRecord.account_id.in_(list(accounts)), StatusRecord.period <= as_of.replace(day=1)
+        ),
+        StatusRecord,
+        known_at,
+    ).order_by(StatusRecord.account_id, StatusRecord.period)
+    for r in session.execute(st):
+        accounts[r.account_id].statuses.append(StatusData(*r[1:]))
+    return list(accounts.values())
+
+
+def _public_records(
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None
+) -> list[PublicRecordData]:
+    stmt = _known(
+        select(
+            PublicRecord.kind,
+            PublicRecord.authority,
+            PublicRecord.case_ref,
+            PublicRecord.amount_cents,
+            PublicRecord.currency,
+            PublicRecord.filed_on,
+            PublicRecord.resolved_on,
+            Institution.code,
+            Institution.name,
+            Institution.kind.label("inst_kind"),
+        )
+        .join(Institution, Institution.id == PublicRecord.institution_id)
+        .where(PublicRecord.subject_id == subject_id, PublicRecord.filed_on <= as_of),
+        PublicRecord,
+        known_at,
+    ).order_by(PublicRecord.filed_on.desc(), PublicRecord.case_ref)
+    return [
+        PublicRecordData(
+            InstitutionData(r.code, r.name, r.inst_kind.value),
+            r.kind.value,
+            r.authority,
+            r.case_ref,
+            r.amount_cents,
+            r.currency,
+            r.filed_on,
+            # a resolution dated after the as-of date had not happened yet
+            r.resolved_on if r.resolved_on is not None and r.resolved_on <= as_of else None,
+        )
+        for r in session.execute(stmt)
+    ]
+
+
+def _inquiries(
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, years: int
+) -> list[InquiryData]:
+    since = add_months(as_of, -12 * years)
+    stmt = (
+        select(
+            Inquiry.inquired_on,
+            Inquiry.purpose,
+            Inquiry.kind,
+            Institution.code,
+            Institution.name,
+            Institution.kind.label("inst_kind"),
+        )
+        .join(Institution, Institution.id == Inquiry.institution_id)
+        .where(
+            Inquiry.subject_id == subject_id,
+            Inquiry.inquired_on > since,
+            Inquiry.inquired_on <= as_of,
+        )
+        .order_by(Inquiry.inquired_on.desc(), Inquiry.id.desc())
+    )
+    if known_at is not None:
+        stmt = stmt.where(Inquiry.recorded_at <= known_at)
+    return [
+        InquiryData(
+            InstitutionData(r.code, r.name, r.inst_kind.value),
+            r.inquired_on,
+            r.purpose,
+            r.kind.value,
+        )
+        for r in session.execute(stmt)
+    ]
+
+
+def _score(
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None
+) -> ScoreData | None:
+    stmt = (
+        select(
+            SubjectScore,
+            ModelVersion.name,
+            ModelVersion.version,
+            ModelVersion.kind,
+            ModelVersion.spec,
+        )
+        .join(ModelVersion, ModelVersion.id == SubjectScore.model_version_id)
+        .where(SubjectScore.subject_id == subject_id, SubjectScore.as_of <= as_of)
+        .order_by(SubjectScore.scored_at.desc(), SubjectScore.id.desc())
+        .limit(1)
+    )
+    if known_at is not None:
+        stmt = stmt.where(SubjectScore.scored_at <= known_at)
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    s, name, version, kind, spec = row
+    offset = factor = score_range = None
+    try:
+        data = orjson.loads(spec)
+        scaling = data.get("scaling") or {}
+        offset, factor = scaling.get("offset"), scaling.get("factor")
+        if data.get("score_range"):
+            score_range = (float(data["score_range"][0]), float(data["score_range"][1]))
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError, IndexError):
+        pass  # the gauge falls back to the grade bands; the score itself is stored
+    return ScoreData(
+        score=s.score,
+        grade=s.grade,
+        pd=s.pd,
+        reasons=orjson.loads(s.reasons),
+        model=f"{name}@{version}",
+        model_kind=kind.value,
+        as_of=s.as_of,
+        scored_at=s.scored_at,
+        offset=offset,
+        factor=factor,
+        score_range=score_range,
+    )
