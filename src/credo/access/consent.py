@@ -55,6 +55,18 @@ def facts(c: Consent) -> ConsentFacts:
     )
 
 
+def status(c: Consent, at: datetime | None = None) -> str:
+    """``active``, ``revoked``, ``expired`` or ``not yet valid`` at `at` (default now)."""
+    at = at or utcnow()
+    if c.revoked_at is not None and c.revoked_at <= at:
+        return "revoked"
+    if c.expires_at <= at:
+        return "expired"
+    if c.granted_at > at:
+        return "not yet valid"
+    return "active"
+
+
 def refuse(refusal: Refusal) -> Forbidden:
     """The 403 error for a refusal; ``reason`` also goes into the problem document."""
     return Forbidden(refusal.message, reason=refusal.reason)
