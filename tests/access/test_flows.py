@@ -203,6 +203,15 @@ def test_no_raw_identifier_in_the_ledger_or_the_logs(bureau, caplog):
         _query(
             bureau, c.ref, id_number=make_prc_id("110105", utcnow().date().replace(year=1971), 7)
         )
+    with pytest.raises(Invalid, match="unknown id_type; expected"):
+        authorise_query(
+            bureau.session, bureau.principal(), id_type=ZHANG_ID, id_number=ZHANG_ID,
+            purpose="loan_approval", consent_ref=c.ref, scope="report", keyring=bureau.keyring,
+        )  # fmt: skip
+    assert f"query refused for {bureau.principal().actor}: no consent C0000000000000" in (
+        caplog.text
+    )
+    assert NO_FILE in caplog.text
     ledger = " ".join(
         f"{e.actor} {e.target} {e.details}" for e in bureau.session.scalars(select(AuditEntry))
     )

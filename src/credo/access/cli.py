@@ -72,7 +72,7 @@ def _day(value: datetime | None) -> str:
 
 def _codes(session, ids: set[int]) -> dict[int, str]:
     rows = session.execute(select(Institution.id, Institution.code).where(Institution.id.in_(ids)))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def _print_secret(key: ApiKey, code: str, token: str, as_json: bool, verb: str) -> None:
@@ -215,13 +215,8 @@ def _consent_dict(c: Consent, subject_ref: str, code: str) -> dict[str, Any]:
 
 
 def _consent_rows(session, rows: list[Consent]) -> list[dict[str, Any]]:
-    refs = dict(
-        session.execute(
-            select(Subject.id, Subject.ref).where(Subject.id.in_({c.subject_id for c in rows}))
-        )
-        .tuples()
-        .all()
-    )
+    ids = {c.subject_id for c in rows}
+    refs = dict(session.execute(select(Subject.id, Subject.ref).where(Subject.id.in_(ids))).all())
     codes = _codes(session, {c.institution_id for c in rows})
     return [_consent_dict(c, refs[c.subject_id], codes[c.institution_id]) for c in rows]
 

@@ -24,7 +24,7 @@ from credo.access.policy import inquiry_kind, not_on_file, parse_purpose, parse_
 from credo.audit import service as audit
 from credo.core.normalize import ID_TYPES, normalize_identifier
 from credo.db import utcnow
-from credo.errors import Invalid, NotFound
+from credo.errors import Forbidden, Invalid, NotFound
 from credo.inquiry.models import Inquiry, InquirySource
 from credo.institution.models import Institution
 from credo.security.keys import KeyRing
@@ -62,7 +62,8 @@ def find_subject(session: Session, keyring: KeyRing, *, id_type: str, id_number:
     """The subject with this identifier (by blind index; the number is never stored), or
     NotFound with a message that does not say whether the person is known elsewhere."""
     if id_type not in ID_TYPES:
-        raise Invalid(f"unknown id_type {id_type!r}; expected one of {', '.join(ID_TYPES)}")
+        # the value is not echoed: a misplaced identifier number must not reach logs
+        raise Invalid(f"unknown id_type; expected one of {', '.join(ID_TYPES)}")
     try:
         number = normalize_identifier(id_type, id_number)
     except ValueError as exc:  # the message shows the number masked
@@ -94,14 +95,35 @@ def authorise_query(
     An allowed query writes one inquiry (hard or soft by purpose, see `INQUIRY_KIND`) and one
     ledger entry ``query.authorise``; neither carries the identifier.
     """
-    at = at or utcnow()
+    try:
+        return _authorise(
+            session, principal, id_type=id_type, id_number=id_number, purpose=purpose,
+            consent_ref=consent_ref, scope=scope, keyring=keyring, at=at or utcnow(),
+        )  # fmt: skip
+    except (Forbidden, NotFound, Invalid) as exc:
+        # messages never carry an identifier (see credo.access.policy), so they can be logged
+        log.info("query refused for %s: %s", principal.actor, exc.message)
+        raise
+
+
+def _authorise(
+    session: Session,
+    principal: Principal,
+    *,
+    id_type: str,
+    id_number: str,
+    purpose: Purpose | str,
+    consent_ref: str,
+    scope: Scope | str,
+    keyring: KeyRing,
+    at: datetime,
+) -> AuthorisedQuery:
     require_role(principal, Role.querier)
     purpose, scope = parse_purpose(purpose), parse_scope(scope)
     ref = (consent_ref or "").strip().upper()
     institution = session.get(Institution, principal.institution_id)
     consent = session.scalar(select(Consent).where(Consent.ref == ref)) if ref else None
     if consent is None or consent.institution_id != principal.institution_id:
-        log.info("query refused for %s: consent %s not on file", principal.actor, ref or "-")
         raise refuse(not_on_file(ref or "(none)", institution.code))
     subject = find_subject(session, keyring, id_type=id_type, id_number=id_number)
     consent = check_consent(
