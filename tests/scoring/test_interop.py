@@ -101,6 +101,8 @@ CONFIGS = {
         "scaling_method_params": {"pdo": 40, "odds": 20, "scorecard_points": 500},
         "rounding": False,
         "fit_params": {"metric_special": "empirical", "metric_missing": "empirical"},
+        # the three rarest products share an "others" bin
+        "process": {"binning_fit_params": {"product": {"cat_cutoff": 0.168}}},
     },
     "minmax-rounded": {
         "scaling_method": "min_max",
@@ -114,7 +116,9 @@ CONFIGS = {
         "reverse_scorecard": True,
         "fit_params": {"metric_missing": 0.25},
     },
-    "unscaled": {},
+    "unscaled-top3": {  # housing, the lowest information value, is not selected
+        "process": {"selection_criteria": {"iv": {"top": 3, "strategy": "highest"}}},
+    },
 }
 
 
@@ -172,6 +176,14 @@ def test_points_table_is_optbinnings():
     housing = next(f for f in scorer.features if f.name == "housing")
     assert housing.categories[-1] == ("unknown",)  # the special bin, as one more bin
     assert housing.points[-1] == table[table.Variable == "housing"].Points.tolist()[-2]
+
+
+def test_variable_selection_and_grouped_categories_carry_over():
+    top3 = points_from_optbinning(fitted_config("unscaled-top3"))
+    assert top3.names == ["utilisation", "inquiries_6m", "product"]
+    grouped = points_from_optbinning(fitted_config("pdo-unrounded-empirical"))
+    product = next(f for f in grouped.features if f.name == "product")
+    assert sorted(max(product.categories, key=len)) == ["P0", "P3", "P4"]  # the "others" bin
 
 
 def test_unseen_categories_take_the_missing_points(data):
