@@ -7,11 +7,13 @@ import os
 
 import typer
 
+from credo.access.cli import consent_app, key_app
 from credo.audit.cli import app as audit_app
 from credo.cli.db import app as db_app
 from credo.cli.demo import demo
 from credo.furnishing.cli import batch_app, furnish
 from credo.institution.cli import app as institution_app
+from credo.report.cli import report
 from credo.scoring.cli import app as model_app
 from credo.scoring.cli import score
 from credo.security.cli import app as keys_app
@@ -32,7 +34,10 @@ app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
 app.add_typer(model_app, name="model")
 app.command("score")(score)
+app.command("report")(report)
 app.add_typer(keys_app, name="keys")
+app.add_typer(key_app, name="key")
+app.add_typer(consent_app, name="consent")
 app.command("synth")(synth)
 app.command("demo")(demo)
 
