@@ -242,6 +242,7 @@ def test_it_is_a_scikit_learn_estimator(data):
     "column",
     [
         "gender",
+        "MARRIAGE",
         "Sex",
         "personal.status.and.sex",
         "age",
@@ -315,3 +316,13 @@ def test_bad_parameters_are_named(data, param, value, message):
     X, y = data
     with pytest.raises(ValueError, match=message):
         Scorecard(**{param: value}).fit(X, y)
+
+
+def test_a_smaller_min_bin_size_allows_smaller_bins(data):
+    """optbinning's own 5 % pre-binning floor must not silently override min_bin_size."""
+    X, y = data
+    coarse = Scorecard(max_n_bins=10, min_bin_size=0.05).fit(X, y)
+    fine = Scorecard(max_n_bins=10, min_bin_size=0.02).fit(X, y)
+    shares = fine.points_table().query("bin not in ('Special', 'Missing')")["count"] / len(X)
+    assert not fine.points_table().equals(coarse.points_table())
+    assert shares.min() >= 0.02 - 1e-9

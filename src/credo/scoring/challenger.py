@@ -221,10 +221,18 @@ class Challenger(ClassifierMixin, BaseEstimator):
             if self.kinds_[c] == "numerical":
                 cols.append(numeric_column(X[c]))
             else:
-                index = {v: i for i, v in enumerate(self.categories_[c])}
-                cols.append(np.array([np.nan if _missing(v) else index.get(str(v), np.nan)
-                                      for v in X[c]], dtype=np.float64))  # fmt: skip
+                cols.append(self._codes(c, X[c]))
         return np.column_stack(cols)
+
+    def _codes(self, c: str, col: pd.Series) -> np.ndarray:
+        """Category codes of a column (NaN: missing or unseen), coding each distinct value once."""
+        index = {v: i for i, v in enumerate(self.categories_[c])}
+        codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+        lookup = np.array(
+            [np.nan if _missing(u) else index.get(str(u), np.nan) for u in uniques] + [np.nan],
+            dtype=np.float64,
+        )
+        return lookup.take(codes)  # code -1 (missing) takes the last entry
 
     # -- prediction ------------------------------------------------------------------
     def _frame(self, X: Any) -> pd.DataFrame:

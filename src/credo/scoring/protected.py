@@ -19,11 +19,12 @@ DEFAULT_EXACT = frozenset(
         "gender", "sex", "age", "age_years", "age_in_years", "birth_date", "date_of_birth",
         "dob", "birth_year", "region", "region_code", "province", "ethnicity", "ethnic_group",
         "race", "nation", "nationality", "religion", "marital_status", "marital", "married",
+        "marriage", "marriage_status",
     }
 )  # fmt: skip
 #: words that make any column protected wherever they appear in its name
 DEFAULT_TOKENS = frozenset(
-    {"gender", "sex", "ethnicity", "ethnic", "race", "religion", "religious", "marital"}
+    {"gender", "sex", "ethnicity", "ethnic", "race", "religion", "religious", "marital", "marriage"}
 )
 
 _SPLIT = re.compile(r"[^0-9a-z]+")

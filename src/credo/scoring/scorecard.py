@@ -192,6 +192,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
             dtype=kind,
             max_n_bins=self.max_n_bins,
             min_bin_size=self.min_bin_size,
+            # optbinning pre-bins at 5 % by default, which would make a smaller min_bin_size
+            # ineffective; pre-bins are never larger than the bins asked for
+            min_prebin_size=min(self.min_bin_size, 0.05),
             special_codes=(specials or None) if kind == "numerical" else None,
             **params,
         )
