@@ -230,7 +230,8 @@ def _account_summary(accounts: list[dict], snap: Snapshot) -> dict:
         )
         g["accounts"] += 1
         g["open"] += a["status"] == "open"
-        if raw.credit_limit_cents is not None:
+        # limits granted now: a closed account's limit is no longer available credit
+        if raw.credit_limit_cents is not None and a["status"] == "open":
             g["limit"] = (g["limit"] or 0) + raw.credit_limit_cents
         g["balance"] += raw.statuses[-1].balance_cents if raw.statuses else 0
     by_type = [

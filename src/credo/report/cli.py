@@ -9,7 +9,6 @@ from pathlib import Path
 
 import typer
 
-from credo.cli.common import actor, cli_session
 from credo.errors import Invalid
 from credo.report.render import render
 from credo.report.service import build_report
@@ -59,6 +58,9 @@ def report(
     ),
 ) -> None:
     """Serve one subject's credit report (logged in the audit ledger)."""
+    # imported here: credo.cli's __init__ imports this module to register the command
+    from credo.cli.common import actor, cli_session
+
     with cli_session() as session:
         doc = build_report(
             session,

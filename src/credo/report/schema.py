@@ -11,6 +11,7 @@ to it: exact, unlike a JSON number. Dates are ISO 8601, months ``YYYY-MM``.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -80,7 +81,7 @@ class TypeSummary(_Model):
     currency: str
     accounts: int = Field(ge=0)
     open: int = Field(ge=0)
-    credit_limit: Money | None = Field(description="sum over accounts with a limit")
+    credit_limit: Money | None = Field(description="sum over open accounts with a limit")
     balance: Money = Field(description="sum of the latest reported balances")
 
 
@@ -154,7 +155,9 @@ class LatestStatus(_Model):
 
 class Account(_Model):
     institution: InstitutionRef
-    account_ref: str = Field(description="masked except for the subject viewer")
+    account_ref: str = Field(
+        description="in full for the subject and for the institution's own accounts, else masked"
+    )
     account_type: AccountType
     currency: str
     opened_on: date
@@ -271,3 +274,8 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the report format."""
     schema = Report.model_json_schema(mode="serialization")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def schema_text() -> str:
+    """The JSON Schema as published in docs/report.schema.json."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
