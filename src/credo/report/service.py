@@ -78,8 +78,13 @@ def build_report(
     format: str = "json",
     keyring: KeyRing | None = None,
     now: datetime | None = None,
+    report_id: str | None = None,
 ) -> dict:
-    """Load, assemble and validate one subject's report, and log it in the audit ledger."""
+    """Load, assemble and validate one subject's report, and log it in the audit ledger.
+
+    `report_id` defaults to a fresh random id; the API passes the authorised query's id so the
+    report, the inquiry and both ledger entries share one reference.
+    """
     try:
         viewer = Viewer(viewer)
     except ValueError:
@@ -102,7 +107,7 @@ def build_report(
         inquiry_years=get_settings().jurisdiction.inquiry_disclosure_years,
         today=now.date(),
     )
-    report_id = uuid.uuid4().hex
+    report_id = report_id or uuid.uuid4().hex
     report = assemble(
         snap,
         viewer=viewer,
