@@ -280,3 +280,15 @@ def test_bad_requests_are_refused_before_anything_is_read(session, keyring, kw, 
         build_report(session, "SNOSUCHSUBJECT", keyring=keyring, actor="test", now=NOW, **kw)
     assert "no subject" not in exc.value.message  # refused before the subject was looked up
     assert len(audit.list_entries(session, action="report.serve", limit=10)) == before
+
+
+def test_values_typed_into_the_wrong_field_are_not_echoed(session, keyring):
+    add_institution(session, "BANK_A")
+    for kw in (
+        {"viewer": "institution", "institution": "BANK_A", "purpose": ZHANG_ID},
+        {"viewer": ZHANG_ID},
+        {"viewer": "institution", "institution": ZHANG_ID, "purpose": "loan_approval"},
+    ):
+        with pytest.raises((Invalid, NotFound)) as exc:
+            build_report(session, "SNOSUCHSUBJECT", keyring=keyring, actor="test", **kw)
+        assert ZHANG_ID not in exc.value.message and mask_id(ZHANG_ID) in exc.value.message

@@ -11,7 +11,7 @@ import typer
 
 from credo.errors import Invalid
 from credo.report.render import render
-from credo.report.service import build_report
+from credo.report.service import build_report, shown
 from credo.report.snapshot import Viewer
 
 
@@ -32,7 +32,7 @@ def _as_of(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"--as-of must be YYYY-MM-DD; got {value!r}") from None
+        raise Invalid(f"--as-of must be YYYY-MM-DD; got {shown(value)}") from None
 
 
 def report(

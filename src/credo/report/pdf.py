@@ -103,7 +103,7 @@ def P(text: object, style: str = "body") -> Paragraph:
     return Paragraph(_markup(text), _STYLES[style])
 
 
-def _table(rows, widths, *, header=True, extra=()) -> Table:
+def _table(rows, widths, *, header=True) -> Table:
     t = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
     cmds = [
         ("GRID", (0, 0), (-1, -1), 0.4, LINE),
@@ -115,7 +115,7 @@ def _table(rows, widths, *, header=True, extra=()) -> Table:
     ]
     if header:
         cmds.append(("BACKGROUND", (0, 0), (-1, 0), BAND))
-    t.setStyle(TS([*cmds, *extra]))
+    t.setStyle(TS(cmds))
     return t
 
 

@@ -8,6 +8,7 @@ file is shown masked, in case someone typed an identity number into it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
 
@@ -32,6 +33,15 @@ STAFF_PURPOSES = ("dispute_review", "data_quality", "customer_service")
 FORMATS = ("json", "html", "pdf")
 
 
+def shown(value: object) -> str:
+    """A value echoed in an error: quoted when it looks like a code, masked when it could be an
+    identifier or phone number typed into the wrong field."""
+    text = str(value)
+    if len(text) > 40 or re.search(r"\d{7,}", text):
+        return mask_id(text)
+    return repr(text)
+
+
 def subject_id_by_ref(session: Session, ref: str) -> int:
     """The subject id behind an opaque reference; NotFound shows the reference masked only."""
     ref = (ref or "").strip()
@@ -48,20 +58,21 @@ def _check(
     if institution is not None:
         inst = session.scalar(select(Institution).where(Institution.code == institution.strip()))
         if inst is None:
-            raise NotFound(f"institution {institution.strip()!r} is not registered")
+            raise NotFound(f"institution {shown(institution.strip())} is not registered")
         querier = InstitutionData(inst.code, inst.name, inst.kind.value)
     if viewer is Viewer.institution:
         if querier is None or purpose is None:
             raise Invalid("an institution's report needs the querying institution and a purpose")
         if purpose not in PURPOSES or purpose == "self_query":
             allowed = ", ".join(p for p in PURPOSES if p != "self_query")
-            raise Invalid(f"purpose must be one of {allowed}; got {purpose!r}")
+            raise Invalid(f"purpose must be one of {allowed}; got {shown(purpose)}")
     elif viewer is Viewer.subject:
         purpose = purpose or "self_query"
         if purpose != "self_query":
-            raise Invalid(f"the subject's own report has purpose self_query; got {purpose!r}")
+            raise Invalid(f"a subject's own report is a self_query; got {shown(purpose)}")
     elif purpose is not None and purpose not in (*STAFF_PURPOSES, *PURPOSES):
-        raise Invalid(f"purpose must be one of {', '.join(STAFF_PURPOSES)}; got {purpose!r}")
+        allowed = ", ".join(STAFF_PURPOSES)
+        raise Invalid(f"purpose must be one of {allowed}; got {shown(purpose)}")
     return querier, purpose
 
 
@@ -88,11 +99,12 @@ def build_report(
     try:
         viewer = Viewer(viewer)
     except ValueError:
-        raise Invalid(f"viewer must be subject, institution or operator; got {viewer!r}") from None
+        names = ", ".join(v.value for v in Viewer)
+        raise Invalid(f"viewer must be one of {names}; got {shown(viewer)}") from None
     if lang not in ("zh", "en"):
-        raise Invalid(f"lang must be zh or en; got {lang!r}")
+        raise Invalid(f"lang must be zh or en; got {shown(lang)}")
     if format not in FORMATS:
-        raise Invalid(f"format must be json, html or pdf; got {format!r}")
+        raise Invalid(f"format must be json, html or pdf; got {shown(format)}")
     now = now or datetime.now(UTC).replace(microsecond=0)
     if as_of is not None and as_of > now.date():
         raise Invalid(f"as-of date {as_of} is in the future")
