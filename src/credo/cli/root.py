@@ -1,0 +1,51 @@
+"""The `credo` command line: every command group is registered here."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from credo.access.cli import consent_app, key_app
+from credo.audit.cli import app as audit_app
+from credo.cli.db import app as db_app
+from credo.cli.demo import demo
+from credo.furnishing.cli import batch_app, furnish
+from credo.institution.cli import app as institution_app
+from credo.report.cli import report
+from credo.scoring.cli import app as model_app
+from credo.scoring.cli import score
+from credo.security.cli import app as keys_app
+from credo.subject.cli import app as review_app
+from credo.synth.cli import synth
+
+app = typer.Typer(
+    name="credo",
+    help="Credo: credit reporting and credit risk platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(institution_app, name="institution")
+app.command("furnish")(furnish)
+app.add_typer(batch_app, name="batch")
+app.add_typer(review_app, name="review")
+app.add_typer(audit_app, name="audit")
+app.add_typer(model_app, name="model")
+app.command("score")(score)
+app.command("report")(report)
+app.add_typer(keys_app, name="keys")
+app.add_typer(key_app, name="key")
+app.add_typer(consent_app, name="consent")
+app.command("synth")(synth)
+app.command("demo")(demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(
+        level=os.environ.get("CREDO_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app()
