@@ -123,15 +123,17 @@ def _models(engine, out: Path) -> None:
                 author=actor(),
             )  # fmt: skip
             results.append((version.label, kind, training, summary, html, passed))
-    t = Table(title="models (person segment, hold-out by subject)")
+    tr = results[0][2]
+    t = Table(title=f"models (person segment): {tr['rows']:,} samples, {tr['bad_rate']:.1%} bad, "
+                    f"{tr['test_rows']:,} held out by subject")  # fmt: skip
     t.add_column("model", no_wrap=True)
-    for col in ("rows", "bad rate", "AUC", "95% CI", "KS", "CV AUC", "PSI"):
+    for col in ("AUC", "95% CI", "KS", "CV AUC", "PSI"):
         t.add_column(col, justify="right", no_wrap=True)
-    for label, _, tr, sm, _, _ in results:
+    for label, _, _, sm, _, _ in results:
         auc, cv = sm["auc"], sm["cv_auc"] or {}
-        t.add_row(label, f"{tr['rows']:,}", f"{tr['bad_rate']:.1%}", f"{auc['value']:.3f}",
-                  f"{auc['ci_low']:.3f}-{auc['ci_high']:.3f}", f"{sm['ks']['value']:.3f}",
-                  f"{cv.get('mean', float('nan')):.3f}", f"{sm['psi']:.3f}")  # fmt: skip
+        t.add_row(label, f"{auc['value']:.3f}", f"{auc['ci_low']:.3f}-{auc['ci_high']:.3f}",
+                  f"{sm['ks']['value']:.3f}", f"{cv.get('mean', float('nan')):.3f}",
+                  f"{sm['psi']:.3f}")  # fmt: skip
     console.print(t)
     for label, _, _, sm, html, _ in results:
         flags = ", ".join(sm["four_fifths_flags"]) or "none"
