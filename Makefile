@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench bench-models clean
+.PHONY: demo test lint format bench bench-models bench-scorer clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench: $(STAMP)
 
 bench-models: $(STAMP)
 	$(BIN)/python benchmarks/models.py
+
+bench-scorer: $(STAMP)
+	$(BIN)/python benchmarks/scorer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info
