@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, Select, String, or_
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from credo.db import BigId, UTCDateTime
@@ -31,3 +31,18 @@ class Versioned:
     @declared_attr
     def superseded_by_batch_id(cls) -> Mapped[int | None]:
         return mapped_column(BigId, ForeignKey("furnishing_batch.id"), default=None)
+
+
+def version_known_at(stmt: Select, model: type[Versioned], when: datetime | None) -> Select:
+    """Restrict `stmt` to the version of each `model` row that was on file at `when`.
+
+    ``None`` means now: the current version (``superseded_at IS NULL``). Otherwise the version
+    recorded by then and not yet superseded then -- the knowledge-time view that point-in-time
+    features and as-of reports share.
+    """
+    if when is None:
+        return stmt.where(model.superseded_at.is_(None))
+    return stmt.where(
+        model.recorded_at <= when,
+        or_(model.superseded_at.is_(None), model.superseded_at > when),
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import polars as pl
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
@@ -22,6 +22,7 @@ from credo.feature.pit import (
 )
 from credo.inquiry.models import Inquiry
 from credo.public_record.models import PublicRecord
+from credo.versioning import version_known_at
 
 
 @dataclass
@@ -32,16 +33,6 @@ class Frames:
     statuses: pl.DataFrame
     inquiries: pl.DataFrame
     public_records: pl.DataFrame
-
-
-def _known(stmt: Select, model, known_at: datetime | None) -> Select:
-    """Only the version of each record that was on file at `known_at` (default: current)."""
-    if known_at is None:
-        return stmt.where(model.superseded_at.is_(None))
-    return stmt.where(
-        model.recorded_at <= known_at,
-        or_(model.superseded_at.is_(None), model.superseded_at > known_at),
-    )
 
 
 def _frame(session: Session, stmt: Select, schema: dict) -> pl.DataFrame:
@@ -62,14 +53,14 @@ def load_frames(
     """Every subject's records (or one subject's, or a few), as known at `known_at`."""
     if subject_id is not None:
         subject_ids = [subject_id]
-    acc = _known(
+    acc = version_known_at(
         select(Account.subject_id, Account.id, AccountVersion.account_type,
                AccountVersion.opened_on, AccountVersion.closed_on,
                AccountVersion.credit_limit_cents, AccountVersion.status)
         .join(AccountVersion, AccountVersion.account_id == Account.id),
         AccountVersion, known_at,
     )  # fmt: skip
-    st = _known(
+    st = version_known_at(
         select(StatusRecord.account_id, StatusRecord.period, StatusRecord.balance_cents,
                StatusRecord.amount_due_cents, StatusRecord.amount_paid_cents,
                StatusRecord.days_past_due),
@@ -78,7 +69,7 @@ def load_frames(
     inq = select(Inquiry.subject_id, Inquiry.inquired_on, Inquiry.kind)
     if known_at is not None:
         inq = inq.where(Inquiry.recorded_at <= known_at)
-    pub = _known(
+    pub = version_known_at(
         select(PublicRecord.subject_id, PublicRecord.filed_on, PublicRecord.resolved_on),
         PublicRecord, known_at,
     )  # fmt: skip

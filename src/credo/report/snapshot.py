@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
@@ -39,6 +39,7 @@ from credo.public_record.models import PublicRecord
 from credo.scoring.models import ModelVersion, SubjectScore
 from credo.security.keys import KeyRing
 from credo.subject.models import Subject, SubjectInfo
+from credo.versioning import version_known_at
 
 
 class Viewer(enum.StrEnum):
@@ -168,16 +169,6 @@ def end_of_day(d: date) -> datetime:
     return datetime.combine(d + timedelta(days=1), time(0), tzinfo=UTC) - timedelta(microseconds=1)
 
 
-def _known(stmt: Select, model, known_at: datetime | None) -> Select:
-    """Only the version of each record on file at `known_at` (None: the current version)."""
-    if known_at is None:
-        return stmt.where(model.superseded_at.is_(None))
-    return stmt.where(
-        model.recorded_at <= known_at,
-        or_(model.superseded_at.is_(None), model.superseded_at > known_at),
-    )
-
-
 def _institution(row) -> InstitutionData:
     return InstitutionData(row.code, row.name, row.kind.value)
 
@@ -233,7 +224,7 @@ def _identity(subject: Subject, keyring: KeyRing, viewer: Viewer) -> IdentityDat
 def _contacts(
     session: Session, subject_id: int, keyring: KeyRing, known_at: datetime | None, viewer: Viewer
 ) -> list[ContactData]:
-    stmt = _known(
+    stmt = version_known_at(
         select(
             SubjectInfo.phone_enc,
             SubjectInfo.address_enc,
@@ -262,7 +253,7 @@ def _contacts(
 def _accounts(
     session: Session, subject_id: int, as_of: date, known_at: datetime | None
 ) -> list[AccountData]:
-    stmt = _known(
+    stmt = version_known_at(
         select(
             Account.id,
             Account.account_ref,
@@ -302,7 +293,7 @@ def _accounts(
     }
     if not accounts:
         return []
-    st = _known(
+    st = version_known_at(
         select(
             StatusRecord.account_id,
             StatusRecord.period,
@@ -324,7 +315,7 @@ def _accounts(
 def _public_records(
     session: Session, subject_id: int, as_of: date, known_at: datetime | None
 ) -> list[PublicRecordData]:
-    stmt = _known(
+    stmt = version_known_at(
         select(
             PublicRecord.kind,
             PublicRecord.authority,
