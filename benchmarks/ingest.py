@@ -20,11 +20,9 @@ polluted by earlier runs. Results are printed as a table and saved to
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import subprocess
@@ -33,8 +31,10 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
+
+import machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -354,42 +354,11 @@ def run_child(spec: dict) -> dict:
 
 # -- orchestration -----------------------------------------------------------------------------
 def machine_info(backends: list[str], pg_url: str) -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    commit = None
-    with contextlib.suppress(OSError):
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_model": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
-        "load_average_at_start": load,
-        "memory_gb": round(__import__("psutil").virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "sqlite_version": sqlite3.sqlite_version,
-        "postgresql_server_version": pg_server_version(pg_url)
-        if "postgresql" in backends
-        else None,
-        "git_commit": commit or None,
-    }
+    return machine.machine_info(
+        memory_gb=round(__import__("psutil").virtual_memory().total / 2**30, 1),
+        sqlite_version=sqlite3.sqlite_version,
+        postgresql_server_version=pg_server_version(pg_url) if "postgresql" in backends else None,
+    )
 
 
 def main_run(args) -> dict:

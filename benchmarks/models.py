@@ -44,9 +44,11 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import UTC, datetime
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
+
+import machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -155,7 +157,7 @@ def read_dataset(cache: Path, name: str):
 
 
 # -- the models, one adapter each (imports are lazy: each runs in its own environment) -----
-class Adapter:
+class Adapter(ABC):
     """fit / predict_proba (P(bad)) / score (the library's own scoring function)."""
 
     name = ""
@@ -165,17 +167,17 @@ class Adapter:
     def __init__(self, categorical: list[str]) -> None:
         self.categorical = categorical
 
-    def settings(self) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def settings(self) -> dict[str, Any]: ...
 
-    def fit(self, X, y) -> Adapter:
-        raise NotImplementedError
+    @abstractmethod
+    def fit(self, X, y) -> Adapter: ...
 
-    def proba(self, X):
-        raise NotImplementedError
+    @abstractmethod
+    def proba(self, X): ...
 
-    def score(self, X):
-        raise NotImplementedError
+    @abstractmethod
+    def score(self, X): ...
 
     def n_features(self) -> int | None:
         return None
@@ -185,15 +187,23 @@ class Adapter:
         return ""
 
     @staticmethod
+    @abstractmethod
     def import_library() -> None:
         """Import the library before anything is timed (fit imports lazily)."""
 
 
-class CredoScorecard(Adapter):
-    name = "credo_scorecard"
-    score_function = "credo.scoring.Scorecard.score (PointsScorer, vectorised)"
-    #: the same settings on every data set (the Scorecard's defaults)
-    params: dict[str, Any] = {}  # noqa: RUF012 (set once from the command line)
+class CredoAdapter(Adapter):
+    """Credo's estimators: the class, its reported settings and its extra parameters."""
+
+    #: the parameters reported in the results
+    reported: tuple[str, ...] = ()
+    #: the same parameters on every data set (set once from the command line)
+    params: dict[str, Any] = {}  # noqa: RUF012
+
+    @staticmethod
+    @abstractmethod
+    def estimator():
+        """The estimator class (imported lazily)."""
 
     @staticmethod
     def import_library():
@@ -201,25 +211,11 @@ class CredoScorecard(Adapter):
             import credo.scoring  # noqa: F401
 
     def settings(self):
-        from credo.scoring import Scorecard
-
-        p = Scorecard(**self.params).get_params()
-        keep = (
-            "max_n_bins",
-            "min_bin_size",
-            "min_iv",
-            "C",
-            "rounding",
-            "base_score",
-            "base_odds",
-            "pdo",
-        )
-        return {k: p[k] for k in keep} | {"categorical": self.categorical}
+        p = self.estimator()(**self.params).get_params()
+        return {k: p[k] for k in self.reported} | {"categorical": self.categorical}
 
     def fit(self, X, y):
-        from credo.scoring import Scorecard
-
-        self.model = Scorecard(categorical=self.categorical, **self.params).fit(X, y)
+        self.model = self.estimator()(categorical=self.categorical, **self.params).fit(X, y)
         return self
 
     def proba(self, X):
@@ -227,64 +223,47 @@ class CredoScorecard(Adapter):
 
     def score(self, X):
         return self.model.score(X)
+
+    @staticmethod
+    def version():
+        from importlib.metadata import version
+
+        return version("credo")
+
+
+class CredoScorecard(CredoAdapter):
+    name = "credo_scorecard"
+    score_function = "credo.scoring.Scorecard.score (PointsScorer, vectorised)"
+    reported = ("max_n_bins", "min_bin_size", "min_iv", "C", "rounding", "base_score",
+                "base_odds", "pdo")  # fmt: skip
+    params: dict[str, Any] = {}  # noqa: RUF012
+
+    @staticmethod
+    def estimator():
+        from credo.scoring import Scorecard
+
+        return Scorecard
 
     def n_features(self):
         return len(self.model.features_)
 
-    @staticmethod
-    def version():
-        from importlib.metadata import version
 
-        return version("credo")
-
-
-class CredoChallenger(Adapter):
+class CredoChallenger(CredoAdapter):
     name = "credo_challenger"
     score_function = "credo.scoring.Challenger.score"
+    reported = ("n_estimators", "learning_rate", "num_leaves", "min_child_samples", "subsample",
+                "colsample_bytree", "reg_lambda", "monotone", "calibration_folds",
+                "rounding")  # fmt: skip
+    params: dict[str, Any] = {}  # noqa: RUF012
 
     @staticmethod
-    def import_library():
-        with _quiet():
-            import credo.scoring.challenger  # noqa: F401
+    def estimator():
+        from credo.scoring import Challenger
 
-    def settings(self):
-        from credo.scoring.challenger import Challenger
-
-        p = Challenger().get_params()
-        keep = (
-            "n_estimators",
-            "learning_rate",
-            "num_leaves",
-            "min_child_samples",
-            "subsample",
-            "colsample_bytree",
-            "reg_lambda",
-            "monotone",
-            "calibration_folds",
-            "rounding",
-        )
-        return {k: p[k] for k in keep} | {"categorical": self.categorical}
-
-    def fit(self, X, y):
-        from credo.scoring.challenger import Challenger
-
-        self.model = Challenger(categorical=self.categorical).fit(X, y)
-        return self
-
-    def proba(self, X):
-        return self.model.predict_proba(X)[:, 1]
-
-    def score(self, X):
-        return self.model.score(X)
+        return Challenger
 
     def n_features(self):
         return int(self.model.n_features_in_)
-
-    @staticmethod
-    def version():
-        from importlib.metadata import version
-
-        return version("credo")
 
 
 class OptbinningPeer(Adapter):
@@ -732,47 +711,15 @@ def run_child(python: Path, spec: dict, timeout: float) -> dict:
 
 
 def machine_info(peer_py: Path) -> dict:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    commit = dirty = None
-    with contextlib.suppress(OSError):
-        git = ["git", "-C", str(ROOT)]
-        commit = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip()
-        status = subprocess.run(
-            [*git, "status", "--porcelain", "--", "src"], capture_output=True, text=True
-        ).stdout.strip()
-        dirty = bool(status)
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
     peer_version = subprocess.run(
         [str(peer_py), "-c", "import platform;print(platform.python_version())"],
         capture_output=True,
         text=True,
     ).stdout.strip()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_model": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
-        "load_average_at_start": load,
-        "python": platform.python_version(),
-        "peers_python": peer_version,
-        "platform": platform.platform(),
-        "git_commit": commit or None,
-        "src_uncommitted_changes": dirty,
-    }
+    return machine.machine_info(
+        peers_python=peer_version,
+        src_uncommitted_changes=bool(machine.git("status", "--porcelain", "--", "src")),
+    )
 
 
 def verdicts(results: dict[str, dict[str, dict]]) -> dict:

@@ -31,16 +31,15 @@ import contextlib
 import gc
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 import warnings
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+import machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -261,38 +260,9 @@ def per_feature(optb, scorer, frame: pd.DataFrame, repeats: int) -> list[dict]:
 def machine_info() -> dict:
     import optbinning
 
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    commit = None
-    with contextlib.suppress(OSError):
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_model": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
-        "load_average_at_start": load,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "optbinning": optbinning.__version__,
-        "git_commit": commit or None,
-    }
+    return machine.machine_info(
+        numpy=np.__version__, pandas=pd.__version__, optbinning=optbinning.__version__
+    )
 
 
 def run(args) -> dict:
