@@ -42,7 +42,14 @@ from sklearn.utils.validation import check_is_fitted
 from credo.scoring.fast import numeric_column
 from credo.scoring.protected import ProtectedPolicy
 from credo.scoring.reasons import Reason, ReasonCatalog, reason_texts
-from credo.scoring.scorecard import _missing, as_frame, check_training_data, pd_from_score
+from credo.scoring.scorecard import (
+    _missing,
+    as_frame,
+    check_scaling,
+    check_training_data,
+    pd_from_score,
+    scaling,
+)
 
 
 class Challenger(ClassifierMixin, BaseEstimator):
@@ -112,10 +119,7 @@ class Challenger(ClassifierMixin, BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------------
     def _check_params(self) -> None:
-        if not self.pdo > 0:
-            raise ValueError(f"pdo must be positive; got {self.pdo}")
-        if not self.base_odds > 0:
-            raise ValueError(f"base_odds must be positive; got {self.base_odds}")
+        check_scaling(self.pdo, self.base_odds)
         if not (isinstance(self.n_estimators, int) and self.n_estimators >= 1):
             raise ValueError(f"n_estimators must be a positive integer; got {self.n_estimators}")
         if not (isinstance(self.calibration_folds, int) and self.calibration_folds >= 2):
@@ -176,8 +180,7 @@ class Challenger(ClassifierMixin, BaseEstimator):
         model = self._booster(constraints)
         model.fit(M, y, sample_weight=w, categorical_feature=cats or "auto")
         self.booster_ = model.booster_
-        self.factor_ = self.pdo / math.log(2)
-        self.offset_ = self.base_score - self.factor_ * math.log(self.base_odds)
+        self.factor_, self.offset_ = scaling(self.base_score, self.base_odds, self.pdo)
         self.training_rows_ = len(X)
         self.bad_rate_ = float(y.mean())
         self.medians_ = {

@@ -62,6 +62,15 @@ class ProtectedPolicy:
         """(column, term) for every protected column among `columns`."""
         return [(str(c), t) for c in columns if (t := self.match(c)) is not None]
 
+    def refuse(self, columns: Iterable[object], what: str, advice: str) -> None:
+        """Raise `ProtectedAttributeError` naming the first protected column, if any."""
+        found = self.find(columns)
+        if found:
+            col, term = found[0]
+            raise ProtectedAttributeError(
+                f"{what} {col!r} is a protected attribute ({term}); {advice}"
+            )
+
 
 DEFAULT_POLICY = ProtectedPolicy()
 

@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from credo.scoring.fast import FeaturePoints, PointsScorer, numeric_column
-from credo.scoring.protected import DEFAULT_POLICY, ProtectedAttributeError, ProtectedPolicy
+from credo.scoring.protected import DEFAULT_POLICY, ProtectedPolicy
 from credo.scoring.reasons import Reason, ReasonCatalog, explain
 
 MIN_ROWS = 50
@@ -122,10 +122,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------------
     def _check_params(self) -> None:
-        if not self.pdo > 0:
-            raise ValueError(f"pdo must be positive; got {self.pdo}")
-        if not self.base_odds > 0:
-            raise ValueError(f"base_odds must be positive; got {self.base_odds}")
+        check_scaling(self.pdo, self.base_odds)
         if not (isinstance(self.max_n_bins, int) and self.max_n_bins >= 2):
             raise ValueError(f"max_n_bins must be an integer >= 2; got {self.max_n_bins}")
         if not 0 < self.min_bin_size < 0.5:
@@ -167,8 +164,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.n_features_in_ = X.shape[1]
         self.classes_ = np.array([0, 1])
-        self.factor_ = self.pdo / math.log(2)
-        self.offset_ = self.base_score - self.factor_ * math.log(self.base_odds)
+        self.factor_, self.offset_ = scaling(self.base_score, self.base_odds, self.pdo)
         n = len(kept)
         for b in kept:
             raw = [
@@ -370,6 +366,19 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
 
 # -- helpers (pure) ------------------------------------------------------------------
+def check_scaling(pdo: float, base_odds: float) -> None:
+    if not pdo > 0:
+        raise ValueError(f"pdo must be positive; got {pdo}")
+    if not base_odds > 0:
+        raise ValueError(f"base_odds must be positive; got {base_odds}")
+
+
+def scaling(base_score: float, base_odds: float, pdo: float) -> tuple[float, float]:
+    """(factor, offset): a row with good:bad odds ``o`` scores ``offset + factor * ln(o)``."""
+    factor = pdo / math.log(2)
+    return factor, base_score - factor * math.log(base_odds)
+
+
 def pd_from_score(score: np.ndarray, offset: float, factor: float) -> np.ndarray:
     """PD = 1 / (1 + good odds), good odds = exp((score - offset) / factor)."""
     return 1.0 / (1.0 + np.exp((score - offset) / factor))
@@ -464,15 +473,10 @@ def check_training_data(
     """The checks every estimator runs before fitting: shape, labels, protected columns, kinds."""
     X = as_frame(X)
     y = as_binary_target(y, len(X))
-    policy = protected or DEFAULT_POLICY
-    found = policy.find(X.columns)
-    if found:
-        col, term = found[0]
-        raise ProtectedAttributeError(
-            f"column {col!r} is a protected attribute ({term}) and can never be a model "
-            "feature; drop it (it may be used in the fairness section of the validation "
-            "report only)"
-        )
+    (protected or DEFAULT_POLICY).refuse(
+        X.columns, "column", "it can never be a model feature; drop it (it may be used in the "
+        "fairness section of the validation report only)",
+    )  # fmt: skip
     return X, y, infer_kinds(X, categorical or ())
 
 

@@ -30,7 +30,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
-from credo.scoring.protected import DEFAULT_POLICY, ProtectedAttributeError, normalise_column
+from credo.scoring.protected import DEFAULT_POLICY, normalise_column
 from credo.scoring.scorecard import as_frame
 from credo.scoring.validation_fairness import FOUR_FIFTHS, fairness
 from credo.scoring.validation_metrics import (
@@ -236,14 +236,10 @@ def binary_labels(y: Any, n_rows: int, which: str) -> np.ndarray:
 
 
 def _check_features(model: Any, X: pd.DataFrame) -> None:
-    policy = getattr(model, "protected", None) or DEFAULT_POLICY
-    found = policy.find(X.columns)
-    if found:
-        col, term = found[0]
-        raise ProtectedAttributeError(
-            f"model feature {col!r} is a protected attribute ({term}); protected attributes can "
-            "never be model features -- pass them in groups= for the fairness section only"
-        )
+    (getattr(model, "protected", None) or DEFAULT_POLICY).refuse(
+        X.columns, "model feature", "protected attributes can never be model features -- pass "
+        "them in groups= for the fairness section only",
+    )  # fmt: skip
 
 
 def _check_groups(groups: Any, X_test: pd.DataFrame) -> pd.DataFrame | None:
