@@ -224,11 +224,13 @@ def score_subjects(
         ids = sorted(set(subject_ids))
         few = ids if len(ids) <= FEW else None
     frames = load_frames(session, subject_ids=few)
-    types = _subject_table(session).filter(pl.col("subject_type") == version.segment.value)
+    in_segment = select(Subject.id).where(Subject.subject_type == version.segment.value)
     if subject_ids is None:
-        ids = types["subject_id"].to_list()
+        ids = sorted(session.scalars(in_segment))
     else:
-        known = set(types["subject_id"].to_list())
+        if few is not None:
+            in_segment = in_segment.where(Subject.id.in_(few))
+        known = set(session.scalars(in_segment))
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise Invalid(f"not {version.segment.value} subjects on file: {unknown[:5]}")
