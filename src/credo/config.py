@@ -122,6 +122,14 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=256, ge=1)
     #: re-score a furnished batch's subjects with the champion (dynamic evaluation)
     rescore_on_furnish: bool = True
+    #: largest JSON request body the API reads (bytes); larger ones get 413
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: largest furnishing file the API accepts in one upload (bytes)
+    api_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    #: sustained requests per second allowed per API key (token bucket refill rate)
+    api_rate_per_second: float = Field(default=50.0, gt=0)
+    #: requests a key may send in a burst above the sustained rate (token bucket size)
+    api_rate_burst: int = Field(default=100, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,7 @@ import os
 import typer
 
 from credo.access.cli import consent_app, key_app
+from credo.api.cli import serve
 from credo.audit.cli import app as audit_app
 from credo.cli.db import app as db_app
 from credo.cli.demo import demo
@@ -40,6 +41,7 @@ app.add_typer(key_app, name="key")
 app.add_typer(consent_app, name="consent")
 app.command("synth")(synth)
 app.command("demo")(demo)
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -1,0 +1,146 @@
+"""The institution API: one FastAPI app, built by `create_app`.
+
+    credo serve                       # uvicorn, 127.0.0.1:8000
+    uvicorn --factory credo.api.app:create_app
+
+Layers, outermost first: request id + metrics (`Instrument`), body size limit (`BodyLimit`),
+then the routes, which authenticate the key (`deps.principal`, with its rate limit) and call the
+same domain services the CLI calls. Errors of every kind leave as problem+json (`problems`).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+
+from credo.api import problems
+from credo.api.deps import ApiContext, Context
+from credo.api.limits import BodyLimit, RateLimiter
+from credo.api.metrics import Instrument, Metrics
+from credo.api.routes import furnishing, queries, records
+from credo.api.schemas import Health
+from credo.config import Settings, get_settings
+from credo.db import get_engine, get_sessionmaker
+from credo.migrate import current_revision, head_revision
+from credo.security import get_keyring
+from credo.security.keys import KeyRing
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Credit reports and scores for member institutions, only with the subject's consent.
+
+* Authenticate with `Authorization: Bearer <API key>` (`credo key create`).
+* Personal identifiers go in request bodies only, never in URLs.
+* Every report or score query needs a consent (`POST /v1/consents`) of the subject to your
+  institution for the purpose you give; each allowed query writes an inquiry the subject sees.
+* Errors are RFC 9457 problem documents (`application/problem+json`).
+"""
+
+
+def create_app(
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    keyring: KeyRing | None = None,
+) -> FastAPI:
+    """The API app; defaults come from the ``CREDO_*`` configuration."""
+    settings = settings or get_settings()
+    engine = engine or get_engine()
+    ctx = ApiContext(
+        engine=engine,
+        sessions=get_sessionmaker(engine),
+        keyring=keyring or get_keyring(),
+        settings=settings,
+        limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+        metrics=Metrics(),
+    )
+    app = FastAPI(
+        title="Credo institution API",
+        version=version("credo"),
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    app.state.schema_head = head_revision(engine)
+    problems.install(app)
+    app.include_router(queries.router)
+    app.include_router(records.router)
+    app.include_router(furnishing.router)
+    _operations(app)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.api_max_body_bytes,
+        upload_bytes=settings.api_max_upload_bytes,
+        upload_prefix="/v1/furnishing/",
+    )
+    app.add_middleware(Instrument, metrics=ctx.metrics)
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+def _operations(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], summary="Liveness", response_model=Health)
+    def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: database reachable and migrated",
+        response_model=Health,
+        responses={503: {"description": "not ready", "model": Health}},
+    )
+    def readyz(ctx: Context, request: Request):
+        checks: dict[str, str] = {}
+        try:
+            with ctx.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            current, head = current_revision(ctx.engine), request.app.state.schema_head
+            checks["schema"] = "ok" if current == head else f"at {current}, expected {head}"
+        except Exception as exc:  # any failure means not ready; say which, not the trace
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            checks.setdefault("database", f"unreachable ({type(exc).__name__})")
+        ok = all(v == "ok" for v in checks.values()) and "schema" in checks
+        body = Health(status="ok" if ok else "unavailable", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
+             response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})  # fmt: skip
+    def metrics(ctx: Context) -> Response:
+        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _openapi(app: FastAPI) -> dict:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+        problems.PROBLEM_SCHEMA
+    )
+    # FastAPI describes its own 422 as HTTPValidationError; ours is a problem document
+    for path in schema.get("paths", {}).values():
+        for op in path.values():
+            resp = op.get("responses", {})
+            if "422" in resp:
+                resp["422"] = {
+                    "description": "Invalid input",
+                    "content": {
+                        problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    },
+                }
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

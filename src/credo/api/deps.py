@@ -1,0 +1,80 @@
+"""What every route needs: the app's context (database, key ring, limits) and the caller.
+
+Sessions are opened by the routes themselves with ``ctx.transaction()`` so that the commit
+happens before the response is sent: an answer that says "done" is never followed by a failed
+commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from credo.access.keys import Principal, authenticate
+from credo.api.limits import RateLimiter
+from credo.api.metrics import Metrics
+from credo.config import Settings
+from credo.errors import Unauthorized
+from credo.security.keys import KeyRing
+
+
+@dataclass
+class ApiContext:
+    """Everything the routes share, built once per app."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keyring: KeyRing
+    settings: Settings
+    limiter: RateLimiter
+    metrics: Metrics
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on any error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def context(request: Request) -> ApiContext:
+    return request.app.state.ctx
+
+
+Context = Annotated[ApiContext, Depends(context)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="credo_<key id>_<secret>",
+    description="An institution's API key (`credo key create`), sent as `Bearer <token>`.",
+)
+
+
+def principal(
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The institution calling, from its bearer token; 401 when the key is missing, wrong,
+    revoked or expired; 429 when the key is over its rate limit."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
+    with ctx.transaction() as session:
+        who = authenticate(session, credentials.credentials)
+    ctx.limiter.take(who.key_id)
+    return who
+
+
+Caller = Annotated[Principal, Depends(principal)]

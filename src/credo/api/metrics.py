@@ -1,0 +1,74 @@
+"""Prometheus metrics and request ids.
+
+`Instrument` is ASGI middleware that gives every request an id (``X-Request-ID`` in the
+response, ``instance`` in problem documents) and records its count and latency by route
+*template* (``/v1/consents/{ref}``), never by the path asked for, so no value sent by a client
+becomes a label. Each app has its own registry, so several apps in one process (tests) do not
+collide.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class Metrics:
+    """The API's metrics, in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "credo_http_requests", "HTTP requests answered",
+            ["method", "route", "status"], registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "credo_http_request_duration_seconds", "Time to answer an HTTP request",
+            ["method", "route"], buckets=_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.queries = Counter(
+            "credo_queries", "Report and score queries by outcome",
+            ["kind", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.furnished = Counter(
+            "credo_furnished_records", "Records furnished through the API by outcome",
+            ["outcome"], registry=self.registry,
+        )  # fmt: skip
+
+
+class Instrument:
+    """Request id + count and latency per route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "(unmatched)"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)

@@ -1,0 +1,164 @@
+"""Every error the API answers is an RFC 9457 problem document (``application/problem+json``).
+
+Domain errors (`credo.errors.CredoError`) carry their own status, type and words. Validation
+errors name the field and say what is wrong with it but never echo the value sent: a
+misplaced identity number must not come back in a response or reach a log. Anything
+unexpected is logged with its trace on the server and answered with a bare 500 that names
+only the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from credo.errors import CredoError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://credo.dev/problems/"
+
+#: titles of the HTTP statuses the framework itself raises (unknown route, wrong method, ...)
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    type: str | None = None,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response."""
+    body = {
+        "type": type or f"{PROBLEM_BASE}http-{status}",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _field(loc: tuple | list) -> str:
+    """``("body", "id_number")`` -> ``body.id_number``; list indexes as ``[0]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    """What is wrong, field by field, without the values sent."""
+    return [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")}
+            for e in exc.errors()]  # fmt: skip
+
+
+async def _credo_error(request: Request, exc: CredoError) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="credo"'} if exc.status == 401 else None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
+    if exc.status >= 500:
+        log.error("request %s failed: %s", _request_id(request), exc.message)
+    body = exc.to_problem()
+    body["instance"] = _request_id(request)
+    return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = validation_errors(exc)
+    fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+    return problem(
+        422,
+        f"the request is not valid: {fields}",
+        type=f"{PROBLEM_BASE}invalid",
+        errors=errors,
+        instance=_request_id(request),
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
+    return problem(
+        exc.status_code, detail, headers=getattr(exc, "headers", None),
+        instance=_request_id(request),
+    )  # fmt: skip
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # the trace stays on the server; the caller gets the request id to quote
+    log.exception("request %s failed", _request_id(request))
+    return problem(
+        500,
+        "the server could not complete the request; quote the instance id to the bureau",
+        type=f"{PROBLEM_BASE}internal",
+        instance=_request_id(request),
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Render every error of `app` as problem+json."""
+    app.add_exception_handler(CredoError, _credo_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+#: OpenAPI description of the problem document, referenced by every route's error responses
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": ["string", "null"]},
+        "reason": {"type": "string", "description": "machine code of a refusal (403)"},
+        "errors": {
+            "type": "array",
+            "description": "one entry per invalid field (422)",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    return {
+        s: {
+            "description": _TITLES.get(s, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for s in statuses
+    }

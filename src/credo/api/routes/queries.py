@@ -1,0 +1,160 @@
+"""`POST /v1/scores` and `POST /v1/reports`: what member institutions pay for.
+
+Both go through `credo.access.flows.authorise_query` (querier role, the consent for this
+institution, subject, purpose and scope, then the inquiry and a ledger entry) in the same
+transaction as the answer: a query that fails after authorisation leaves no inquiry behind.
+A refused query is ledgered on its own (``query.refuse``) so refusals are auditable too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from credo.access.flows import authorise_query
+from credo.access.keys import Principal
+from credo.access.models import Scope
+from credo.api.deps import ApiContext, Caller, Context
+from credo.api.problems import responses
+from credo.api.schemas import ReportQuery, ScoreQuery, ScoreResult, SubjectQuery
+from credo.audit import service as audit
+from credo.errors import CredoError, Forbidden, NotFound
+from credo.report.render import render
+from credo.report.service import build_report
+from credo.scoring import registry
+from credo.scoring.service import score_subjects
+
+router = APIRouter(prefix="/v1", tags=["queries"])
+
+_MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+class ScoringUnavailable(CredoError):
+    status = 503
+    type = "https://credo.dev/problems/scoring-unavailable"
+    title = "Scoring unavailable"
+
+
+def _ledger_refusal(
+    ctx: ApiContext, who: Principal, body: SubjectQuery, kind: str, exc: CredoError
+) -> None:
+    """Record a refused query in its own transaction (the query's own was rolled back)."""
+    with ctx.transaction() as session:
+        audit.append(
+            session,
+            actor=who.actor,
+            action="query.refuse",
+            target=f"institution:{who.institution_code}",
+            details={
+                "kind": kind,
+                "status": exc.status,
+                "reason": exc.extra.get("reason"),
+                "purpose": body.purpose,
+                "consent": body.consent_ref.upper()[:32],
+            },
+        )
+
+
+def _authorise(ctx: ApiContext, session, who: Principal, body: SubjectQuery, scope: Scope):
+    return authorise_query(
+        session, who, id_type=body.id_type, id_number=body.id_number, purpose=body.purpose,
+        consent_ref=body.consent_ref, scope=scope, keyring=ctx.keyring,
+    )  # fmt: skip
+
+
+@router.post(
+    "/scores",
+    response_model=ScoreResult,
+    summary="Score a subject",
+    description=(
+        "The champion model's score, grade, probability of default and reason codes for the "
+        "subject identified in the body. Needs the querier role and a valid consent of this "
+        "subject to this institution for this purpose covering the score. Writes an inquiry "
+        "(hard for new credit decisions) that the subject sees in their report. The score is "
+        "computed on the file as it stood before this query's own inquiry."
+    ),
+    responses=responses(401, 403, 404, 413, 422, 429, 503),
+)
+def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
+    try:
+        with ctx.transaction() as session:
+            query = _authorise(ctx, session, who, body, Scope.score)
+            segment = query.subject.subject_type.value
+            version = registry.champion(session, segment)
+            if version is None:
+                raise ScoringUnavailable(f"no {segment} scoring model is published yet")
+            run = score_subjects(
+                session, [query.subject.id], actor=who.actor, trigger="request",
+                version=version, as_of=query.at.date(),
+                known_at=query.at - timedelta(microseconds=1),
+            )  # fmt: skip
+            result = {
+                "query_id": query.query_id, "subject_ref": query.subject.ref,
+                "scorable": bool(run.scores), "as_of": run.as_of,
+                "inquiry": query.inquiry.kind.value,
+            }  # fmt: skip
+            if run.scores:
+                s = run.scores[0]
+                result |= {
+                    "score": s.score, "grade": s.grade, "pd": round(s.pd, 6),
+                    "model": version.label, "model_kind": version.kind.value,
+                    "scored_at": s.scored_at, "reasons": orjson.loads(s.reasons),
+                    "input_fingerprint": s.input_fingerprint,
+                }  # fmt: skip
+    except (Forbidden, NotFound) as exc:
+        ctx.metrics.queries.labels("score", f"refused_{exc.status}").inc()
+        _ledger_refusal(ctx, who, body, "score", exc)
+        raise
+    ctx.metrics.queries.labels("score", "served").inc()
+    return ScoreResult(**result)
+
+
+@router.post(
+    "/reports",
+    summary="A subject's credit report",
+    description=(
+        "The subject's credit report as this institution may see it (identity masked for "
+        "institutions), as JSON (schema: docs/report.schema.json), HTML or PDF, in Chinese or "
+        "English, as of now or a past date. Needs the querier role and a valid consent covering "
+        "the report. Writes an inquiry and a `report.serve` ledger entry; the report id is the "
+        "query id."
+    ),
+    responses={
+        200: {
+            "description": "the report",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        **responses(401, 403, 404, 413, 422, 429),
+    },
+)
+def post_report(body: ReportQuery, ctx: Context, who: Caller) -> Response:
+    try:
+        with ctx.transaction() as session:
+            query = _authorise(ctx, session, who, body, Scope.report)
+            doc = build_report(
+                session, query.subject.ref, viewer="institution",
+                institution=who.institution_code, purpose=body.purpose, as_of=body.as_of,
+                lang=body.lang, actor=who.actor, format=body.format, keyring=ctx.keyring,
+                now=query.at.replace(microsecond=0), report_id=query.query_id,
+            )  # fmt: skip
+            # rendered inside the transaction: a report that cannot be delivered is not
+            # ledgered as served
+            payload = render(doc, body.format)
+    except (Forbidden, NotFound) as exc:
+        ctx.metrics.queries.labels("report", f"refused_{exc.status}").inc()
+        _ledger_refusal(ctx, who, body, "report", exc)
+        raise
+    ctx.metrics.queries.labels("report", "served").inc()
+    headers = {"X-Report-Id": query.query_id}
+    if body.format == "pdf":
+        headers["Content-Disposition"] = (
+            f'attachment; filename="credit-report-{query.query_id}.pdf"'
+        )
+    return Response(payload, media_type=_MEDIA[body.format], headers=headers)

@@ -1,0 +1,196 @@
+"""Request and response bodies of the institution API (pydantic v2, with OpenAPI examples).
+
+Requests forbid unknown fields, so a misspelt field is a 422 naming it rather than a silently
+ignored value. Personal identifiers travel only in request bodies, never in paths or query
+strings, and responses name subjects only by their opaque reference.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from credo.access.models import Scope
+
+IdType = Literal["prc_id", "uscc", "passport", "other"]
+#: the purposes an institution may query for (a self-query is the subject's own)
+QueryPurpose = Literal[
+    "loan_approval",
+    "credit_card_approval",
+    "guarantee_review",
+    "insurance_underwriting",
+    "marketplace_risk",
+    "post_loan_management",
+]
+
+_EXAMPLE_QUERY = {
+    "id_type": "prc_id",
+    "id_number": "11010519491231002X",
+    "purpose": "loan_approval",
+    "consent_ref": "C7K2M9Q4XH3TD5W8",
+}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SubjectQuery(_Body):
+    """Whom the query is about, why, and the consent that allows it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_QUERY]})
+
+    id_type: IdType = Field(description="kind of identifier")
+    id_number: str = Field(min_length=1, max_length=64, description="the identifier itself")
+    purpose: QueryPurpose = Field(description="why the institution asks (decides hard/soft)")
+    consent_ref: str = Field(
+        min_length=1, max_length=32, description="the subject's consent, as `POST /v1/consents`"
+    )
+
+
+class ScoreQuery(SubjectQuery):
+    """A score query."""
+
+
+class ReportQuery(SubjectQuery):
+    """A report query: the JSON document, or it rendered as HTML or PDF."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_EXAMPLE_QUERY, "format": "json", "lang": "zh"}]}
+    )
+
+    format: Literal["json", "html", "pdf"] = Field("json", description="what to answer with")
+    lang: Literal["zh", "en"] = Field("zh", description="language of labels and texts")
+    as_of: date | None = Field(
+        None, description="the report as it would have looked at the end of this day"
+    )
+
+
+class Reason(BaseModel):
+    code: str
+    text: str
+    points: float | None = None
+
+
+class ScoreResult(BaseModel):
+    """A score served to an institution."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "query_id": "Q7K2M9Q4XH3TD5W8A",
+                    "subject_ref": "S4F9K2M7Q1",
+                    "scorable": True,
+                    "score": 712,
+                    "grade": "B",
+                    "pd": 0.0312,
+                    "model": "person-scorecard-v3",
+                    "model_kind": "scorecard",
+                    "as_of": "2026-11-21",
+                    "scored_at": "2026-11-21T09:30:00+00:00",
+                    "reasons": [
+                        {
+                            "code": "PH03",
+                            "text": "Days past due in the last 12 months",
+                            "points": -18.5,
+                        }
+                    ],
+                    "input_fingerprint": "9f2c...",
+                    "inquiry": "hard",
+                }
+            ]
+        }  # fmt: skip
+    )
+
+    query_id: str = Field(description="this query; also the inquiry and ledger reference")
+    subject_ref: str = Field(description="the bureau's opaque reference of the subject")
+    scorable: bool = Field(description="false when the subject has no credit file to score")
+    score: float | None = None
+    grade: str | None = None
+    pd: float | None = Field(None, description="probability of default in 12 months")
+    model: str | None = Field(None, description="the model version that scored")
+    model_kind: str | None = None
+    as_of: date
+    scored_at: datetime | None = None
+    reasons: list[dict[str, Any]] = Field(default_factory=list, description="why, worst first")
+    input_fingerprint: str | None = None
+    inquiry: Literal["hard", "soft"] = Field(description="the inquiry this query recorded")
+
+
+class ConsentCreate(_Body):
+    """A consent the institution collected from the subject."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id_type": "prc_id",
+                    "id_number": "11010519491231002X",
+                    "purpose": "loan_approval",
+                    "scope": "both",
+                    "expires_at": "2027-05-21T00:00:00Z",
+                    "evidence_sha256": "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b",
+                }
+            ]
+        }  # fmt: skip
+    )
+
+    id_type: IdType
+    id_number: str = Field(min_length=1, max_length=64)
+    purpose: QueryPurpose
+    scope: Scope = Field(Scope.both, description="what the consent lets the institution see")
+    granted_at: datetime | None = Field(None, description="default: now; timezone required")
+    expires_at: datetime = Field(description="timezone required; must be in the future")
+    evidence_sha256: str = Field(
+        pattern=r"^[0-9a-fA-F]{64}$", description="hex SHA-256 of the signed consent document"
+    )
+
+
+class ConsentOut(BaseModel):
+    """A consent on file (the subject by reference only)."""
+
+    ref: str
+    subject_ref: str
+    institution: str
+    purpose: str
+    scope: str
+    granted_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    status: str = Field(description="active, expired, revoked or not yet valid")
+    evidence_sha256: str
+
+
+class InquiryOut(BaseModel):
+    """One of the institution's own queries."""
+
+    id: int
+    subject_ref: str
+    inquired_on: date
+    recorded_at: datetime
+    purpose: str
+    kind: Literal["hard", "soft"]
+    source: str
+
+
+class Page(BaseModel):
+    """A page of a list: `next_cursor` fetches the next one; null on the last page."""
+
+    items: list[Any]
+    next_cursor: str | None = None
+
+
+class ConsentPage(Page):
+    items: list[ConsentOut]
+
+
+class InquiryPage(Page):
+    items: list[InquiryOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)
