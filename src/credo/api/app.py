@@ -113,9 +113,10 @@ def _operations(app: FastAPI) -> None:
         body = Health(status="ok" if ok else "unavailable", checks=checks)
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
+    text_body = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
-             response_class=Response,
-             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})  # fmt: skip
+             response_class=Response, responses={200: text_body})  # fmt: skip
     def metrics(ctx: Context) -> Response:
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

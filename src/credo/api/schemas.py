@@ -25,6 +25,7 @@ QueryPurpose = Literal[
     "post_loan_management",
 ]
 
+_EVIDENCE = "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b"
 _EXAMPLE_QUERY = {
     "id_type": "prc_id",
     "id_number": "11010519491231002X",
@@ -102,7 +103,7 @@ class ScoreResult(BaseModel):
                     "inquiry": "hard",
                 }
             ]
-        }  # fmt: skip
+        }
     )
 
     query_id: str = Field(description="this query; also the inquiry and ledger reference")
@@ -132,10 +133,10 @@ class ConsentCreate(_Body):
                     "purpose": "loan_approval",
                     "scope": "both",
                     "expires_at": "2027-05-21T00:00:00Z",
-                    "evidence_sha256": "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b",
+                    "evidence_sha256": _EVIDENCE,
                 }
             ]
-        }  # fmt: skip
+        }
     )
 
     id_type: IdType

@@ -54,6 +54,11 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise Invalid("cursor is not one this API issued; start again without it") from None
 
 
+def _next(rows: list, limit: int) -> str | None:
+    """The cursor after a page fetched with one row more than asked for."""
+    return encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
+
+
 def _consent_out(c: Consent, subject_ref: str, institution: str) -> ConsentOut:
     return ConsentOut(
         ref=c.ref, subject_ref=subject_ref, institution=institution, purpose=c.purpose.value,
