@@ -203,14 +203,14 @@ def score_subjects(
     version: ModelVersion | None = None,
     progress: Progress | None = None,
     keep: bool = True,
-    known_at: datetime | None = None,
+    inquiries_before: datetime | None = None,
 ) -> ScoreRun:
     """Score subjects (default: every subject of the segment) with the champion as of a date.
 
     A subject with no account opened by `as_of` has no credit file to score and is listed in
     `not_scorable` instead. Set `keep=False` for large runs to not hold the stored rows.
-    With `known_at`, only records the bureau held at that moment are used (the API scores a
-    query on the file as it stood before the query's own inquiry was written).
+    With `inquiries_before`, inquiries recorded at or after that moment are left out (the API
+    scores a query on the file without the query's own inquiry).
     """
     if trigger not in ("request", "batch", "furnishing"):
         raise Invalid(f"trigger must be request, batch or furnishing; got {trigger!r}")
@@ -226,7 +226,7 @@ def score_subjects(
     if subject_ids is not None:
         ids = sorted(set(subject_ids))
         few = ids if len(ids) <= FEW else None
-    frames = load_frames(session, subject_ids=few, known_at=known_at)
+    frames = load_frames(session, subject_ids=few, inquiries_before=inquiries_before)
     in_segment = select(Subject.id).where(Subject.subject_type == version.segment.value)
     if subject_ids is None:
         ids = sorted(session.scalars(in_segment))

@@ -8,8 +8,6 @@ A refused query is ledgered on its own (``query.refuse``) so refusals are audita
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -89,7 +87,7 @@ def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
             run = score_subjects(
                 session, [query.subject.id], actor=who.actor, trigger="request",
                 version=version, as_of=query.at.date(),
-                known_at=query.at - timedelta(microseconds=1),
+                inquiries_before=query.at,
             )  # fmt: skip
             result = {
                 "query_id": query.query_id, "subject_ref": query.subject.ref,
