@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/credo demo --reset
+	$(BIN)/credo demo --reset --serve
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -41,6 +41,11 @@ def demo(
     out: Path = typer.Option(Path("out/demo"), help="where the furnishing files are written"),
     defect_rate: float = typer.Option(0.02, min=0.0, max=0.5, help="share of defective rows"),
     reset: bool = typer.Option(False, help="empty the configured database first"),
+    serve: bool = typer.Option(
+        False, help="finish by serving the API on --host/--port (Ctrl-C stops it)"
+    ),
+    host: str = typer.Option("127.0.0.1", help="address the API listens on with --serve"),
+    port: int = typer.Option(8000, min=1, max=65535, help="port the API listens on"),
 ) -> None:
     """Generate a synthetic bureau, register its institutions, furnish every file, summarise."""
     from credo.synth import generate  # imported here: only the demo needs the generator
@@ -98,15 +103,24 @@ def demo(
             progress.remove_task(task)
 
     _summary(engine, reports, out)
-    _models(engine, out)
+    published = _models(engine, out)
+    if published:
+        from credo.cli.demo_api import api_walkthrough
+
+        api_walkthrough(engine, out, base_url=f"http://{host}:{port}")
     console.print(
         f"done in {time.perf_counter() - started:.1f}s. Explore: credo batch list · credo review "
         "list · credo model list · credo score SUBJECT_REF · credo audit verify"
     )
+    if serve:
+        from credo.api.cli import serve as serve_api
+
+        serve_api(host=host, port=port, workers=1, log_level="warning")
 
 
-def _models(engine, out: Path) -> None:
-    """Train a scorecard and a challenger, validate both, publish the scorecard, score all."""
+def _models(engine, out: Path) -> bool:
+    """Train a scorecard and a challenger, validate both, publish the scorecard, score all.
+    True when a champion was published."""
     from credo.scoring import registry, service
     from credo.scoring.cli import train_model, validate_model
 
@@ -142,7 +156,7 @@ def _models(engine, out: Path) -> None:
     label, _, _, _, _, passed = results[0]
     if not passed:
         err_console.print(f"[yellow]{label} did not pass validation; nothing published[/yellow]")
-        return
+        return False
     with session_scope(engine) as s:
         registry.publish(s, registry.get(s, label), actor=actor())
     with (
@@ -166,6 +180,7 @@ def _models(engine, out: Path) -> None:
                       f"{example['grade']}, PD {example['pd']:.1%}")  # fmt: skip
         for r in example["reasons"]:
             console.print(f"  {r['code']:<7} {r['text_zh']} / {r['text_en']}")
+    return True
 
 
 def _example(s, run) -> dict | None:
