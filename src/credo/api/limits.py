@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credo.api.problems import PROBLEM_BASE, PROBLEM_JSON
@@ -41,8 +42,23 @@ class TooManyRequests(CredoError):
         self.retry_after = retry_after
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised by the counting `receive` when a streamed body passes the limit.
+
+    An HTTPException on purpose: FastAPI turns any other error raised while it reads a body
+    into a 400 "error parsing the body", but passes HTTPExceptions on to the handlers
+    (`credo.api.problems`), which answer this one 413. A route that streams the body itself
+    (furnishing) sees it the same way.
+    """
+
+    problem_type = TooLarge.type
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, detail=_too_large(limit))
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than the {limit:,} bytes allowed here"
 
 
 class BodyLimit:
@@ -72,7 +88,7 @@ class BodyLimit:
             except ValueError:
                 too_big = False  # the server rejects a malformed length itself
             if too_big:
-                await _refuse(send, limit)
+                await _refuse(scope, send, limit)
                 return
         seen = 0
         started = False
@@ -83,7 +99,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(limit)
             return message
 
         async def watched(message: Message) -> None:
@@ -95,14 +111,16 @@ class BodyLimit:
         try:
             await self.app(scope, counted, watched)
         except _BodyTooLarge:
+            # raised where no handler saw it (outside a route): answer here
             if started:
                 raise
-            await _refuse(send, limit)
+            await _refuse(scope, send, limit)
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    problem = TooLarge(f"the request body is larger than the {limit:,} bytes allowed here")
-    body = json.dumps(problem.to_problem()).encode()
+async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+    problem = TooLarge(_too_large(limit)).to_problem()
+    problem["instance"] = (scope.get("state") or {}).get("request_id")
+    body = json.dumps(problem).encode()
     await send({
         "type": "http.response.start",
         "status": 413,

@@ -5,15 +5,25 @@ response, ``instance`` in problem documents) and records its count and latency b
 *template* (``/v1/consents/{ref}``), never by the path asked for, so no value sent by a client
 becomes a label. Each app has its own registry, so several apps in one process (tests) do not
 collide.
+
+It also answers what nothing inside could: an unexpected error is logged here with its trace
+and answered with a bare problem+json 500 carrying the request id (Starlette's own last-resort
+handler sits outside every middleware, where the response would lose its ``X-Request-ID``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from credo.api.problems import PROBLEM_JSON, internal_error
+
+log = logging.getLogger(__name__)
 
 _BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -55,20 +65,38 @@ class Instrument:
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        answered = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
+                answered = True
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            if answered:  # too late for a problem document: let the server cut the response
+                raise
+            # the trace stays on the server; the caller gets the request id to quote
+            log.exception("request %s failed", request_id)
+            await _internal_error(send_with_id, request_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "(unmatched)"
             method = scope.get("method", "")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+async def _internal_error(send: Send, request_id: str) -> None:
+    body = json.dumps(internal_error(request_id)).encode()
+    await send({
+        "type": "http.response.start", "status": 500,
+        "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode())],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": body})

@@ -10,6 +10,7 @@ only the request id.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from credo.core.masking import mask_id
 from credo.errors import CredoError
 
 log = logging.getLogger(__name__)
@@ -65,10 +67,21 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def echo(value: object) -> str:
+    """A value sent by the client, as an error message may repeat it: masked when it could be
+    an identity or phone number (a run of 7 digits, or long), as it is otherwise."""
+    text = str(value)
+    if len(text) > 40 or re.search(r"\d{7,}", text):
+        return mask_id(text)
+    return text
+
+
 def _field(loc: tuple | list) -> str:
-    """``("body", "id_number")`` -> ``body.id_number``; list indexes as ``[0]``."""
+    """``("body", "id_number")`` -> ``body.id_number``; list indexes as ``[0]``. A field name
+    is the client's too (an unknown key): one that looks like an identifier is masked."""
     out = ""
     for part in loc:
+        part = part if isinstance(part, int) else echo(part)
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -107,19 +120,26 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
     return problem(
         exc.status_code, detail, headers=getattr(exc, "headers", None),
-        instance=_request_id(request),
+        type=getattr(exc, "problem_type", None), instance=_request_id(request),
     )  # fmt: skip
 
 
+def internal_error(request_id: str | None) -> dict[str, Any]:
+    """The problem document of an unexpected error: nothing about it but the request id."""
+    return {
+        "type": f"{PROBLEM_BASE}internal",
+        "title": _TITLES[500],
+        "status": 500,
+        "detail": "the server could not complete the request; quote the instance id to the bureau",
+        "instance": request_id,
+    }
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # the trace stays on the server; the caller gets the request id to quote
+    # normally `credo.api.metrics.Instrument` answers these first, with the request id header
     log.exception("request %s failed", _request_id(request))
-    return problem(
-        500,
-        "the server could not complete the request; quote the instance id to the bureau",
-        type=f"{PROBLEM_BASE}internal",
-        instance=_request_id(request),
-    )
+    return JSONResponse(internal_error(_request_id(request)), status_code=500,
+                        media_type=PROBLEM_JSON)  # fmt: skip
 
 
 def install(app: FastAPI) -> None:

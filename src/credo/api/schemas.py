@@ -7,12 +7,13 @@ strings, and responses name subjects only by their opaque reference.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from credo.access.models import Scope
+from credo.core.normalize import normalize_identifier
 
 IdType = Literal["prc_id", "uscc", "passport", "other"]
 #: the purposes an institution may query for (a self-query is the subject's own)
@@ -30,24 +31,43 @@ _EXAMPLE_QUERY = {
     "id_type": "prc_id",
     "id_number": "11010519491231002X",
     "purpose": "loan_approval",
-    "consent_ref": "C7K2M9Q4XH3TD5W8",
+    "consent_ref": "C7K2M9Q4XH3TD",
 }
+#: a consent ref as `credo.access.consent.new_consent_ref` makes them (any case); anything else,
+#: an identity number typed into the wrong field above all, is refused before it is echoed or
+#: written to the ledger
+CONSENT_REF = r"^[Cc][0-9A-Za-z]{12}$"
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class SubjectQuery(_Body):
+class _Identified(_Body):
+    """A body naming a subject by identifier, checked for its type (checksum, length) here so
+    that a malformed number is a 422 on ``id_number``; the message shows it masked only."""
+
+    id_type: IdType = Field(description="kind of identifier")
+    id_number: str = Field(min_length=1, max_length=64, description="the identifier itself")
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid_for_its_type(cls, value: str, info: ValidationInfo) -> str:
+        id_type = info.data.get("id_type")
+        if id_type is not None:
+            normalize_identifier(id_type, value)  # ValueError, with the number masked
+        return value
+
+
+class SubjectQuery(_Identified):
     """Whom the query is about, why, and the consent that allows it."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_QUERY]})
 
-    id_type: IdType = Field(description="kind of identifier")
-    id_number: str = Field(min_length=1, max_length=64, description="the identifier itself")
     purpose: QueryPurpose = Field(description="why the institution asks (decides hard/soft)")
     consent_ref: str = Field(
-        min_length=1, max_length=32, description="the subject's consent, as `POST /v1/consents`"
+        pattern=CONSENT_REF,
+        description="the subject's consent: the `ref` answered by `POST /v1/consents`",
     )
 
 
@@ -65,8 +85,15 @@ class ReportQuery(SubjectQuery):
     format: Literal["json", "html", "pdf"] = Field("json", description="what to answer with")
     lang: Literal["zh", "en"] = Field("zh", description="language of labels and texts")
     as_of: date | None = Field(
-        None, description="the report as it would have looked at the end of this day"
+        None, description="the report as it would have looked at the end of this day (UTC)"
     )
+
+    @field_validator("as_of")
+    @classmethod
+    def _not_in_the_future(cls, value: date | None) -> date | None:
+        if value is not None and value > datetime.now(UTC).date():
+            raise ValueError("the as-of date is in the future")
+        return value
 
 
 class Reason(BaseModel):
@@ -121,7 +148,7 @@ class ScoreResult(BaseModel):
     inquiry: Literal["hard", "soft"] = Field(description="the inquiry this query recorded")
 
 
-class ConsentCreate(_Body):
+class ConsentCreate(_Identified):
     """A consent the institution collected from the subject."""
 
     model_config = ConfigDict(
@@ -139,15 +166,20 @@ class ConsentCreate(_Body):
         }
     )
 
-    id_type: IdType
-    id_number: str = Field(min_length=1, max_length=64)
     purpose: QueryPurpose
     scope: Scope = Field(Scope.both, description="what the consent lets the institution see")
-    granted_at: datetime | None = Field(None, description="default: now; timezone required")
-    expires_at: datetime = Field(description="timezone required; must be in the future")
+    granted_at: AwareDatetime | None = Field(None, description="default: now; timezone required")
+    expires_at: AwareDatetime = Field(description="timezone required; must be in the future")
     evidence_sha256: str = Field(
         pattern=r"^[0-9a-fA-F]{64}$", description="hex SHA-256 of the signed consent document"
     )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime) -> datetime:
+        if value <= datetime.now(UTC):
+            raise ValueError("the expiry must be in the future")
+        return value
 
 
 class ConsentOut(BaseModel):

@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from credo.access.keys import Principal, require_role
 from credo.access.models import Role
 from credo.api.deps import ApiContext, Caller, Context
-from credo.api.problems import responses
-from credo.errors import Invalid, NotFound
+from credo.api.problems import PROBLEM_BASE, echo, responses
+from credo.errors import CredoError, Invalid, NotFound
 from credo.furnishing.models import FurnishingBatch
 from credo.furnishing.service import furnish
 
@@ -35,6 +35,13 @@ _SUFFIX = {
     "application/json-lines": ".jsonl",
     "text/csv": ".csv",
 }
+
+
+class UnsupportedMedia(CredoError):
+    status = 415
+    type = f"{PROBLEM_BASE}unsupported-media-type"
+    title = "Unsupported media type"
+
 
 _EXAMPLE_FILE = (
     '{"record_type":"header","format_version":"1.0","institution":"BANK_A","as_of":"2026-10-31"}\n'
@@ -94,9 +101,9 @@ async def post_batch(
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     suffix = _SUFFIX.get(media)
     if suffix is None:
-        raise Invalid(
-            f"send the file as application/x-ndjson (JSON Lines) or text/csv, not {media[:60]!r}",
-            status=415,
+        sent = f"not {echo(media[:60])!r}" if media else "with a Content-Type header"
+        raise UnsupportedMedia(
+            f"send the file as application/x-ndjson (JSON Lines) or text/csv, {sent}"
         )
     with tempfile.TemporaryDirectory(prefix="credo-upload-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
@@ -126,7 +133,7 @@ def get_batch(
     with ctx.transaction() as session:
         b = session.scalar(select(FurnishingBatch).where(FurnishingBatch.ref == ref.strip()))
         if b is None or b.institution_id != who.institution_id:
-            raise NotFound(f"no batch {ref.strip()[:32]!r} from {who.institution_code}")
+            raise NotFound(f"no batch {echo(ref.strip())!r} from {who.institution_code}")
         return {
             "batch_id": b.ref, "institution": who.institution_code, "file_format": b.file_format,
             "file_sha256": b.file_sha256, "as_of": b.as_of.isoformat(), "status": b.status.value,

@@ -18,10 +18,17 @@ from sqlalchemy import select
 from credo.access import consent as consents
 from credo.access.flows import find_subject
 from credo.access.keys import require_role
-from credo.access.models import Consent, Role
+from credo.access.models import Consent, Purpose, Role
 from credo.api.deps import Caller, Context
-from credo.api.problems import responses
-from credo.api.schemas import ConsentCreate, ConsentOut, ConsentPage, InquiryOut, InquiryPage
+from credo.api.problems import echo, responses
+from credo.api.schemas import (
+    ConsentCreate,
+    ConsentOut,
+    ConsentPage,
+    InquiryOut,
+    InquiryPage,
+    QueryPurpose,
+)
 from credo.db import utcnow
 from credo.errors import Invalid, NotFound
 from credo.inquiry.models import Inquiry
@@ -47,7 +54,8 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind != "id" or not value.isdigit():
+        # ASCII digits only, and within a BIGINT: a larger number would fail in the database
+        if kind != "id" or not (value.isascii() and value.isdigit()) or len(value) > 18:
             raise ValueError
         return int(value)
     except (ValueError, UnicodeDecodeError, binascii.Error):
@@ -103,7 +111,7 @@ def list_consents(
     who: Caller,
     limit: Limit = 100,
     cursor: Cursor = None,
-    purpose: Annotated[str | None, Query(max_length=40)] = None,
+    purpose: Annotated[QueryPurpose | None, Query(description="only consents for this")] = None,
 ) -> ConsentPage:
     require_role(who, Role.querier)
     after = decode_cursor(cursor)
@@ -115,22 +123,19 @@ def list_consents(
         .limit(limit + 1)
     )
     if purpose is not None:
-        stmt = stmt.where(Consent.purpose == consents.parse_purpose(purpose))
+        stmt = stmt.where(Consent.purpose == Purpose(purpose))
     if after is not None:
         stmt = stmt.where(Consent.id < after)
     with ctx.transaction() as session:
         rows = session.execute(stmt).all()
     items = [_consent_out(c, ref, who.institution_code) for c, ref in rows[:limit]]
-    more = len(rows) > limit
-    return ConsentPage(
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if more else None
-    )
+    return ConsentPage(items=items, next_cursor=_next(rows, limit))
 
 
 def _own_consent(session, who, ref: str) -> Consent:
     c = session.scalar(select(Consent).where(Consent.ref == ref.strip().upper()))
     if c is None or c.institution_id != who.institution_id:
-        raise NotFound(f"no consent {ref.strip().upper()[:32]} given to {who.institution_code}")
+        raise NotFound(f"no consent {echo(ref.strip().upper())} given to {who.institution_code}")
     return c
 
 
@@ -206,7 +211,4 @@ def list_inquiries(
                    purpose=q.purpose, kind=q.kind.value, source=q.source.value)
         for q, ref in rows[:limit]
     ]  # fmt: skip
-    more = len(rows) > limit
-    return InquiryPage(
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if more else None
-    )
+    return InquiryPage(items=items, next_cursor=_next(rows, limit))
