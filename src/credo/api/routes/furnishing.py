@@ -29,6 +29,8 @@ from credo.furnishing.service import furnish
 
 router = APIRouter(prefix="/v1/furnishing", tags=["furnishing"])
 
+#: batch ids are UUIDs in hex (`credo.furnishing.service.furnish`)
+BATCH_REF = r"^[0-9a-fA-F]{32}$"
 _SUFFIX = {
     "application/x-ndjson": ".jsonl",
     "application/jsonl": ".jsonl",
@@ -127,13 +129,15 @@ async def post_batch(
     responses=responses(401, 403, 404, 422, 429),
 )
 def get_batch(
-    ref: Annotated[str, PathParam(min_length=1, max_length=32)], ctx: Context, who: Caller
+    ref: Annotated[str, PathParam(pattern=BATCH_REF, description="the batch's `batch_id`")],
+    ctx: Context,
+    who: Caller,
 ) -> dict:
     require_role(who, Role.furnisher)
     with ctx.transaction() as session:
-        b = session.scalar(select(FurnishingBatch).where(FurnishingBatch.ref == ref.strip()))
+        b = session.scalar(select(FurnishingBatch).where(FurnishingBatch.ref == ref.lower()))
         if b is None or b.institution_id != who.institution_id:
-            raise NotFound(f"no batch {echo(ref.strip())!r} from {who.institution_code}")
+            raise NotFound(f"no batch {ref.lower()} from {who.institution_code}")
         return {
             "batch_id": b.ref, "institution": who.institution_code, "file_format": b.file_format,
             "file_sha256": b.file_sha256, "as_of": b.as_of.isoformat(), "status": b.status.value,

@@ -20,8 +20,9 @@ from credo.access.flows import find_subject
 from credo.access.keys import require_role
 from credo.access.models import Consent, Purpose, Role
 from credo.api.deps import Caller, Context
-from credo.api.problems import echo, responses
+from credo.api.problems import responses
 from credo.api.schemas import (
+    CONSENT_REF,
     ConsentCreate,
     ConsentOut,
     ConsentPage,
@@ -40,7 +41,7 @@ Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]
 Cursor = Annotated[
     str | None, Query(max_length=64, description="`next_cursor` of the previous page")
 ]
-ConsentRef = Annotated[str, Path(min_length=1, max_length=32, description="the consent's ref")]
+ConsentRef = Annotated[str, Path(pattern=CONSENT_REF, description="the consent's ref")]
 
 
 def encode_cursor(last_id: int) -> str:
@@ -133,9 +134,9 @@ def list_consents(
 
 
 def _own_consent(session, who, ref: str) -> Consent:
-    c = session.scalar(select(Consent).where(Consent.ref == ref.strip().upper()))
+    c = session.scalar(select(Consent).where(Consent.ref == ref.upper()))
     if c is None or c.institution_id != who.institution_id:
-        raise NotFound(f"no consent {echo(ref.strip().upper())} given to {who.institution_code}")
+        raise NotFound(f"no consent {ref.upper()} given to {who.institution_code}")
     return c
 
 
