@@ -1,0 +1,133 @@
+"""/healthz, /readyz, /metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from credo.api.app import create_app
+from credo.config import Settings
+from credo.db import make_engine
+from furnishing.bureau import ZHANG_ID
+
+
+def test_liveness_and_readiness(api):
+    r = api.get("/healthz", None)
+    assert r.status_code == 200 and r.json() == {"status": "ok", "checks": {}}
+    r = api.get("/readyz", None)
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "checks": {"database": "ok", "schema": "ok"}}
+
+
+def test_not_ready_on_an_unmigrated_or_unreachable_database(tmp_path, keyring):
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    client = TestClient(create_app(settings=Settings(), engine=empty, keyring=keyring))
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "unavailable" and body["checks"]["database"] == "ok"
+    assert body["checks"]["schema"].startswith("at None, expected ")
+    assert client.get("/healthz").status_code == 200  # alive all the same
+    empty.dispose()
+    # nothing listens on port 1: the connection is refused at once
+    nowhere = make_engine("postgresql+psycopg://credo@127.0.0.1:1/credo")
+    client = TestClient(create_app(settings=Settings(), engine=nowhere, keyring=keyring))
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["checks"] == {"database": "unreachable (OperationalError)"}
+    assert "Traceback" not in r.text and "127.0.0.1" not in r.text
+
+
+def _samples(text: str) -> list:
+    return [s for fam in text_string_to_metric_families(text) for s in fam.samples]
+
+
+def test_metrics_count_requests_by_route_template_never_the_raw_path(api):
+    consent = api.consent()
+    api.get(f"/v1/consents/{consent}")
+    api.get(f"/v1/consents/{consent.lower()}")
+    api.get(f"/v1/consents/{ZHANG_ID}")  # 422: not a consent ref
+    api.get(f"/v1/no/such/{ZHANG_ID}")
+    api.query("reports", consent)
+    api.query("scores", "C000000000000")
+    r = api.get("/metrics", None)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain; version=")
+    text = r.text
+    assert consent not in text and consent.lower() not in text and ZHANG_ID not in text
+    requests = {
+        (s.labels["method"], s.labels["route"], s.labels["status"]): s.value
+        for s in _samples(text)
+        if s.name == "credo_http_requests_total"
+    }
+    assert requests[("GET", "/v1/consents/{ref}", "200")] == 2
+    assert requests[("GET", "/v1/consents/{ref}", "422")] == 1
+    assert requests[("GET", "(unmatched)", "404")] == 1
+    assert requests[("POST", "/v1/consents", "201")] == 1
+    assert requests[("POST", "/v1/reports", "200")] == 1
+    assert requests[("POST", "/v1/scores", "403")] == 1
+    routes = {s.labels["route"] for s in _samples(text) if "route" in s.labels}
+    assert all(r == "(unmatched)" or r.startswith("/") for r in routes)
+    assert all(re.fullmatch(r"[a-z0-9/{}_()-]+", r) for r in routes), routes
+    latency = [
+        s
+        for s in _samples(text)
+        if s.name == "credo_http_request_duration_seconds_count"
+        and s.labels["route"] == "/v1/reports"
+    ]
+    assert latency and latency[0].value == 1
+    queries = {
+        (s.labels["kind"], s.labels["outcome"]): s.value
+        for s in _samples(text)
+        if s.name == "credo_queries_total"
+    }
+    assert queries == {("report", "served"): 1, ("score", "refused_403"): 1}
+
+
+def test_furnished_records_are_counted(api, tmp_path):
+    from furnishing.bureau import inquiry, write_jsonl
+
+    path = write_jsonl(tmp_path / "b.jsonl", [inquiry(), inquiry(ZHANG_ID[:-1] + "0")])
+    r = api.post("/v1/furnishing/batches", "furnisher", content=path.read_bytes(),
+                 headers={"content-type": "application/x-ndjson"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    furnished = {
+        s.labels["outcome"]: s.value
+        for s in _samples(api.get("/metrics", None).text)
+        if s.name == "credo_furnished_records_total"
+    }
+    assert furnished == {"accepted": r.json()["accepted"], "rejected": r.json()["rejected"]}
+    assert furnished["rejected"] == 1
+
+
+def test_the_openapi_document_describes_problems_not_framework_errors(api):
+    r = api.get("/openapi.json", None)
+    assert r.status_code == 200
+    doc = r.json()
+    schemas = doc["components"]["schemas"]
+    assert "Problem" in schemas and "HTTPValidationError" not in schemas
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    paths = doc["paths"]
+    assert set(paths) >= {
+        "/v1/scores", "/v1/reports", "/v1/consents", "/v1/consents/{ref}",
+        "/v1/consents/{ref}/revoke", "/v1/inquiries", "/v1/furnishing/batches",
+        "/v1/furnishing/batches/{ref}", "/healthz", "/readyz", "/metrics",
+    }  # fmt: skip
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            for status, resp in op["responses"].items():
+                if status.startswith(("4", "5")) and path.startswith("/v1/"):
+                    assert resp["content"]["application/problem+json"]["schema"] == problem_ref, (
+                        method, path, status,
+                    )  # fmt: skip
+            if path.startswith("/v1/"):
+                assert {"401", "403", "422", "429"} <= set(op["responses"]), (method, path)
+                assert op.get("security"), (method, path)
+    # identifiers travel in bodies only: no path or query parameter is one
+    for ops in paths.values():
+        for op in ops.values():
+            for p in op.get("parameters", []):
+                assert p["name"] not in ("id_number", "id_type")
+    assert doc["components"]["securitySchemes"]
