@@ -14,6 +14,7 @@ from credo.access import keys
 from credo.access.flows import NO_FILE, authorise_query
 from credo.access.models import Purpose
 from credo.access.policy import INQUIRY_KIND
+from credo.audit import service as audit
 from credo.audit.models import AuditEntry
 from credo.core.checksums import make_prc_id
 from credo.db import utcnow
@@ -63,6 +64,7 @@ def test_an_allowed_query_writes_one_inquiry_and_one_ledger_entry(bureau):
     assert (inq.kind, inq.purpose, inq.inquired_on) == (
         InquiryKind.hard, "loan_approval", q.at.date(),
     )  # fmt: skip
+    audit.write_pending(bureau.session)  # written at commit (audit.record); here before it
     entry = bureau.session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
     assert entry.action == "query.authorise" and entry.target == f"subject:{bureau.zhang.ref}"
     assert entry.actor == bureau.principal().actor

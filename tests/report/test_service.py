@@ -228,6 +228,7 @@ def test_every_report_served_is_one_ledger_entry_without_identifiers(report, ses
         report(viewer="subject", lang="en"),
         report(viewer="institution", as_of=date(2024, 7, 20), **BANK_A),
     ]
+    audit.write_pending(session)  # written at commit (audit.record); here before it
     entries = audit.list_entries(session, action="report.serve", limit=1000)[before:]
     assert len(entries) == 3
     last = entries[-1]

@@ -13,6 +13,7 @@ import sqlalchemy.exc
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
+from credo.audit import service as audit
 from credo.audit.models import AuditEntry
 from credo.cli import app
 from credo.errors import Conflict, IntegrityError, Invalid, NotFound
@@ -190,6 +191,7 @@ def test_a_stored_score_carries_grade_pd_reasons_model_and_fingerprint(bsession)
         assert set(inputs) == set(model.feature_names_in_)
         assert row.score == float(model.score(_frame(inputs, model))[0])
     assert len({r.input_fingerprint for r in run.scores}) > 0.9 * len(run.scores)
+    audit.write_pending(s)  # written at commit (audit.record); here before it
     entry = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
     assert entry.action == "score.compute" and entry.target == f"subjects:{run.scored}"
     assert json.loads(entry.details)["model"] == version.label

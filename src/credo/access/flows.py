@@ -150,7 +150,7 @@ def _authorise(
     )
     session.add(inquiry)
     session.flush()
-    audit.append(
+    audit.record(  # written at commit: the ledger lock is not held while the query is served
         session,
         actor=principal.actor,
         action="query.authorise",

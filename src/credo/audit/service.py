@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from credo.audit.chain import (
@@ -141,6 +141,45 @@ def append(
     session.add(entry)
     session.flush()
     return entry
+
+
+_PENDING = "credo.audit.pending"
+
+
+def record(
+    session: Session, *, actor: str, action: str, target: str, details: dict | None = None
+) -> None:
+    """Append one entry when `session` commits, instead of now.
+
+    The entry is checked at once (raw identifiers are refused here, not at commit) and written
+    by `append` just before the commit, in call order; a rollback drops it with the rest of the
+    transaction. Request handlers use this so that the ledger lock, which serialises every
+    writer on PostgreSQL, is held for the commit alone rather than for the whole request.
+    """
+    _refuse_raw_identifiers(details or {}, "details")
+    _refuse_raw_identifiers(target, "target")
+    _refuse_raw_identifiers(actor, "actor")
+    if not session.in_transaction():
+        session.begin()  # so that a rollback or close ends a transaction and drops the entry
+    session.info.setdefault(_PENDING, []).append(
+        {"actor": actor, "action": action, "target": target, "details": details}
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def write_pending(session: Session) -> None:
+    """Append the entries `record` deferred (called by every commit; callable earlier)."""
+    pending = session.info.pop(_PENDING, None)
+    for entry in pending or ():
+        append(session, **entry)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction) -> None:
+    # the outermost transaction ended without commit (rollback, close): its entries go with it;
+    # a savepoint ending leaves them for the transaction around it
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def _last_checkpoint(session: Session) -> tuple[int, str]:

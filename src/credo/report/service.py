@@ -130,7 +130,7 @@ def build_report(
         lang=lang,
     )
     validate(report)  # never serve a document that breaks the published format
-    audit.append(
+    audit.record(
         session,
         actor=actor,
         action="report.serve",

@@ -259,7 +259,7 @@ def score_subjects(
             progress(done, len(scorable))
     target = (f"subject:{_ref(session, scorable[0])}" if len(ids) == 1 and scorable
               else f"subjects:{len(ids)}")  # fmt: skip
-    audit.append(session, actor=actor, action="score.compute", target=target,
+    audit.record(session, actor=actor, action="score.compute", target=target,
                  details={"model": version.label, "as_of": as_of.isoformat(), "trigger": trigger,
                           "scored": len(scorable), "not_scorable": len(not_scorable)})  # fmt: skip
     return ScoreRun(version.label, version.id, as_of, now, len(scorable), not_scorable, stored)
