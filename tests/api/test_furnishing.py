@@ -176,3 +176,16 @@ def test_an_upload_over_its_limit_is_413_declared_or_streamed(engine, api, keyri
     # a file under the limit goes through
     ok = write_jsonl(tmp_path / "ok.jsonl", _rows()[:1]).read_bytes()
     assert client.post("/v1/furnishing/batches", content=ok, headers=headers).status_code == 201
+
+
+def test_a_batch_stands_when_re_scoring_fails(api, tmp_path, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("scorer down")
+
+    monkeypatch.setattr("credo.scoring.service.rescore_furnished", broken)
+    path = write_jsonl(tmp_path / "b.jsonl", _rows()[:3])
+    r = _upload(api, path.read_bytes())
+    assert r.status_code == 201, r.text
+    assert r.json()["accepted"] == 3 and r.json()["rescored"] is None
+    assert api.get(f"/v1/furnishing/batches/{r.json()['batch_id']}", "furnisher").status_code == 200
+    assert any("re-scoring" in rec.getMessage() for rec in caplog.records)

@@ -52,6 +52,7 @@ def test_metrics_count_requests_by_route_template_never_the_raw_path(api):
     api.get(f"/v1/no/such/{ZHANG_ID}")
     api.query("reports", consent)
     api.query("scores", "C000000000000")
+    api.client.request(f"X{ZHANG_ID}", "/v1/inquiries", headers=api.auth())  # 405
     r = api.get("/metrics", None)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain; version=")
@@ -68,6 +69,9 @@ def test_metrics_count_requests_by_route_template_never_the_raw_path(api):
     assert requests[("POST", "/v1/consents", "201")] == 1
     assert requests[("POST", "/v1/reports", "200")] == 1
     assert requests[("POST", "/v1/scores", "403")] == 1
+    # a method is the client's word too: those it does not know are counted as "other"
+    assert requests[("other", "/v1/inquiries", "405")] == 1
+    assert {m for m, _, _ in requests} == {"GET", "POST", "other"}
     routes = {s.labels["route"] for s in _samples(text) if "route" in s.labels}
     assert all(r == "(unmatched)" or r.startswith("/") for r in routes)
     assert all(re.fullmatch(r"[a-z0-9/{}_()-]+", r) for r in routes), routes

@@ -280,14 +280,17 @@ def test_an_as_of_report_shows_the_file_as_it_was(api):
     ]  # fmt: skip
 
 
-def test_an_as_of_date_in_the_future_is_refused_before_anything_is_written(api):
+def test_an_as_of_date_in_the_future_or_long_ago_is_refused_before_anything_is_written(api):
     consent = api.consent()
     tomorrow = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
-    r = api.query("reports", consent, as_of=tomorrow)
-    assert r.status_code == 422, r.text
-    assert [e["field"] for e in r.json()["errors"]] == ["body.as_of"]
+    for as_of in (tomorrow, "1899-12-31", "0001-01-01"):
+        r = api.query("reports", consent, as_of=as_of)
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["body.as_of"]
     assert _inquiry_count(api) == 2  # the two furnished ones
     assert not api.ledger("query.authorise") and not api.ledger("report.serve")
+    # the earliest date allowed: an empty file
+    assert api.query("reports", consent, as_of="1900-01-01").json()["accounts"] == []
 
 
 # -- refusals ------------------------------------------------------------------------------------

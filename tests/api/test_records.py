@@ -98,6 +98,9 @@ BAD_CONSENTS = [
     ({"expires_at": "2030-01-01T00:00:00"}, "body.expires_at"),  # no timezone
     ({"expires_at": "2020-01-01T00:00:00Z"}, "body.expires_at"),  # past
     ({"granted_at": "2030-01-01T00:00:00"}, "body.granted_at"),
+    ({"granted_at": "0001-01-01T00:00:00+14:00"}, "body.granted_at"),  # no UTC equivalent
+    ({"granted_at": "1899-12-31T23:00:00Z"}, "body.granted_at"),
+    ({"expires_at": "9999-12-31T23:59:59-10:00"}, "body.expires_at"),
     ({"evidence_sha256": "not-a-hash"}, "body.evidence_sha256"),
     ({"purpose": "self_query"}, "body.purpose"),
     ({"scope": "everything"}, "body.scope"),

@@ -25,6 +25,7 @@ from credo.api.problems import PROBLEM_JSON, internal_error
 
 log = logging.getLogger(__name__)
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
@@ -88,6 +89,7 @@ class Instrument:
             route = scope.get("route")
             template = getattr(route, "path", None) or "(unmatched)"
             method = scope.get("method", "")
+            method = method if method in _METHODS else "other"  # the client's word: bounded
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
 

@@ -39,6 +39,22 @@ _EXAMPLE_QUERY = {
 CONSENT_REF = r"^[Cc][0-9A-Za-z]{12}$"
 
 
+#: the earliest date or time a request may name (older ones are typing errors, and year 1 minus
+#: a time zone or the two years of a report's inquiry window is no date at all)
+EARLIEST = date(1900, 1, 1)
+
+
+def _utc(value: datetime) -> datetime:
+    """An aware time in UTC, from 1900 on; ValueError for one that has no UTC equivalent."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+    if utc.date() < EARLIEST:
+        raise ValueError(f"the time is before {EARLIEST}")
+    return utc
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -85,14 +101,20 @@ class ReportQuery(SubjectQuery):
     format: Literal["json", "html", "pdf"] = Field("json", description="what to answer with")
     lang: Literal["zh", "en"] = Field("zh", description="language of labels and texts")
     as_of: date | None = Field(
-        None, description="the report as it would have looked at the end of this day (UTC)"
+        None,
+        description="the report as it would have looked at the end of this day (UTC); "
+        f"from {EARLIEST} to today",
     )
 
     @field_validator("as_of")
     @classmethod
     def _not_in_the_future(cls, value: date | None) -> date | None:
-        if value is not None and value > datetime.now(UTC).date():
+        if value is None:
+            return value
+        if value > datetime.now(UTC).date():
             raise ValueError("the as-of date is in the future")
+        if value < EARLIEST:
+            raise ValueError(f"the as-of date is before {EARLIEST}")
         return value
 
 
@@ -173,6 +195,11 @@ class ConsentCreate(_Identified):
     evidence_sha256: str = Field(
         pattern=r"^[0-9a-fA-F]{64}$", description="hex SHA-256 of the signed consent document"
     )
+
+    @field_validator("granted_at", "expires_at")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _utc(value)
 
     @field_validator("expires_at")
     @classmethod

@@ -9,6 +9,7 @@ format at all is refused whole (422) and writes nothing.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,7 @@ from credo.errors import CredoError, Invalid, NotFound
 from credo.furnishing.models import FurnishingBatch
 from credo.furnishing.service import furnish
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/furnishing", tags=["furnishing"])
 
 #: batch ids are UUIDs in hex (`credo.furnishing.service.furnish`)
@@ -63,9 +65,14 @@ def _furnish(ctx: ApiContext, who: Principal, path: Path, as_of: date | None) ->
     out = report.to_dict()
     out["rescored"] = None
     if ctx.settings.rescore_on_furnish:
-        # a separate transaction: the batch stands even if re-scoring fails
-        with ctx.transaction() as session:
-            runs = rescore_furnished(session, report.batch_id, actor=who.actor)
+        # a separate transaction: the batch stands even if re-scoring fails, and the answer
+        # says the batch was taken (a 500 would make the furnisher send it again)
+        try:
+            with ctx.transaction() as session:
+                runs = rescore_furnished(session, report.batch_id, actor=who.actor)
+        except Exception:
+            log.exception("batch %s furnished, but re-scoring its subjects failed", report.batch_id)
+            return out
         if runs:
             out["rescored"] = {"scored": sum(r.scored for r in runs),
                                "models": [r.model for r in runs]}  # fmt: skip
