@@ -197,7 +197,8 @@ def test_a_key_over_its_rate_is_429_with_retry_after(api):
     r = client.get("/v1/inquiries", headers=bank)
     body = assert_problem(r, 429)
     assert body["type"] == "https://credo.dev/problems/rate-limited"
-    assert r.headers["retry-after"] == "100"  # one token at 0.01 per second
+    # one token at 0.01 per second: 100 s, less what refilled while the test ran
+    assert 90 <= int(r.headers["retry-after"]) <= 100
     # any route, same bucket; another key has its own
     assert client.post("/v1/reports", headers=bank, json=_query_body()).status_code == 429
     assert client.get("/v1/inquiries", headers=other).status_code == 200
