@@ -17,6 +17,7 @@ from credo.feature.service import (
     bulk_features,
     features_of,
     load_frames,
+    one_subject_features,
     subject_features,
 )
 from credo.furnishing.service import furnish
@@ -138,6 +139,22 @@ def test_bulk_and_one_subject_give_identical_features(furnished):
     for row in bulk.iter_rows(named=True):
         one = subject_features(session, row["subject_id"], as_of)
         assert one == {k: row[k] for k in FEATURES}, row["subject_id"]
+
+
+@pytest.mark.parametrize(
+    "as_of", [date(2024, 2, 29), date(2025, 9, 30), date(2026, 1, 1), BUREAU_AS_OF]
+)
+def test_the_plain_python_path_equals_polars_for_every_subject(furnished, as_of):
+    """`credo.feature.single` (what an API score query uses) against `compute_features`."""
+    session, _, _ = furnished
+    bulk = bulk_features(session, as_of)
+    assert bulk.height > 10
+    for row in bulk.iter_rows(named=True):
+        one = one_subject_features(session, row["subject_id"], as_of)
+        assert one == {k: row[k] for k in FEATURES}, row["subject_id"]
+    # a subject with no account opened by then has no file
+    first = min(bulk["subject_id"])
+    assert one_subject_features(session, first, date(1990, 1, 1)) is None
 
 
 def test_records_dated_after_the_date_never_change_a_feature(furnished):

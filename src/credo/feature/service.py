@@ -20,6 +20,7 @@ from credo.feature.pit import (
     compute_features,
     label_window,
 )
+from credo.feature.single import features_from_rows
 from credo.inquiry.models import Inquiry
 from credo.public_record.models import PublicRecord
 from credo.versioning import version_known_at
@@ -43,21 +44,10 @@ def _frame(session: Session, stmt: Select, schema: dict) -> pl.DataFrame:
     return pl.DataFrame(data, schema=schema)
 
 
-def load_frames(
-    session: Session,
-    *,
-    known_at: datetime | None = None,
-    subject_id: int | None = None,
-    subject_ids: list[int] | None = None,
-    inquiries_before: datetime | None = None,
-) -> Frames:
-    """Every subject's records (or one subject's, or a few), as known at `known_at`.
-
-    `inquiries_before` leaves out inquiries recorded at or after that moment (a query is
-    scored on the file without its own inquiry) and is much cheaper than `known_at`.
-    """
-    if subject_id is not None:
-        subject_ids = [subject_id]
+def _statements(
+    known_at: datetime | None, subject_ids: list[int] | None, inquiries_before: datetime | None
+) -> tuple[Select, Select, Select, Select]:
+    """The four reads features need: accounts, statuses, inquiries, public records."""
     acc = version_known_at(
         select(Account.subject_id, Account.id, AccountVersion.account_type,
                AccountVersion.opened_on, AccountVersion.closed_on,
@@ -87,11 +77,59 @@ def load_frames(
         )
         inq = inq.where(Inquiry.subject_id.in_(subject_ids))
         pub = pub.where(PublicRecord.subject_id.in_(subject_ids))
+    return acc, st, inq, pub
+
+
+def load_frames(
+    session: Session,
+    *,
+    known_at: datetime | None = None,
+    subject_id: int | None = None,
+    subject_ids: list[int] | None = None,
+    inquiries_before: datetime | None = None,
+) -> Frames:
+    """Every subject's records (or one subject's, or a few), as known at `known_at`.
+
+    `inquiries_before` leaves out inquiries recorded at or after that moment (a query is
+    scored on the file without its own inquiry) and is much cheaper than `known_at`.
+    """
+    if subject_id is not None:
+        subject_ids = [subject_id]
+    acc, st, inq, pub = _statements(known_at, subject_ids, inquiries_before)
     return Frames(
         accounts=_frame(session, acc, ACCOUNT_SCHEMA),
         statuses=_frame(session, st, STATUS_SCHEMA),
         inquiries=_frame(session, inq, INQUIRY_SCHEMA),
         public_records=_frame(session, pub, PUBLIC_SCHEMA),
+    )
+
+
+def _plain_rows(session: Session, stmt: Select, schema: dict) -> list[tuple]:
+    text = [schema[c] == pl.Utf8 for c in schema]
+    return [tuple(str(v) if t and v is not None else v for v, t in zip(r, text, strict=True))
+            for r in session.execute(stmt)]  # fmt: skip
+
+
+def one_subject_features(
+    session: Session,
+    subject_id: int,
+    as_of: date,
+    *,
+    known_at: datetime | None = None,
+    inquiries_before: datetime | None = None,
+) -> dict[str, float | None] | None:
+    """One subject's features without Polars (`credo.feature.single`), or None when the
+    subject has no account opened by `as_of` (no credit file to score)."""
+    acc, st, inq, pub = _statements(known_at, [subject_id], inquiries_before)
+    accounts = _plain_rows(session, acc, ACCOUNT_SCHEMA)
+    if not any(a[3] <= as_of for a in accounts):
+        return None
+    return features_from_rows(
+        accounts,
+        _plain_rows(session, st, STATUS_SCHEMA),
+        _plain_rows(session, inq, INQUIRY_SCHEMA),
+        _plain_rows(session, pub, PUBLIC_SCHEMA),
+        as_of=as_of,
     )
 
 

@@ -31,7 +31,13 @@ from credo.audit import service as audit
 from credo.db import utcnow
 from credo.errors import Invalid, NotFound
 from credo.feature.pit import FEATURES, add_months
-from credo.feature.service import Frames, build_samples, features_of, load_frames
+from credo.feature.service import (
+    Frames,
+    build_samples,
+    features_of,
+    load_frames,
+    one_subject_features,
+)
 from credo.furnishing.models import FurnishingBatch
 from credo.inquiry.models import Inquiry
 from credo.public_record.models import PublicRecord
@@ -226,7 +232,6 @@ def score_subjects(
     if subject_ids is not None:
         ids = sorted(set(subject_ids))
         few = ids if len(ids) <= FEW else None
-    frames = load_frames(session, subject_ids=few, inquiries_before=inquiries_before)
     in_segment = select(Subject.id).where(Subject.subject_type == version.segment.value)
     if subject_ids is None:
         ids = sorted(session.scalars(in_segment))
@@ -237,15 +242,27 @@ def score_subjects(
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise Invalid(f"not {version.segment.value} subjects on file: {unknown[:5]}")
-    with_file = set(frames.accounts.filter(pl.col("opened_on") <= as_of)["subject_id"].to_list())
-    scorable = [i for i in ids if i in with_file]
-    not_scorable = [i for i in ids if i not in with_file]
+    single = None
+    if len(ids) == 1 and subject_ids is not None:
+        # one subject (an API query): plain Python features, equal to the Polars ones (tested)
+        one = one_subject_features(session, ids[0], as_of, inquiries_before=inquiries_before)
+        if one is not None:
+            schema = {"subject_id": pl.Int64, **dict.fromkeys(one, pl.Float64)}
+            single = pl.DataFrame([{"subject_id": ids[0], **one}], schema=schema)
+        scorable, not_scorable = (ids, []) if one is not None else ([], ids)
+    else:
+        frames = load_frames(session, subject_ids=few, inquiries_before=inquiries_before)
+        with_file = set(
+            frames.accounts.filter(pl.col("opened_on") <= as_of)["subject_id"].to_list()
+        )
+        scorable = [i for i in ids if i in with_file]
+        not_scorable = [i for i in ids if i not in with_file]
     stored: list[SubjectScore] = []
     done = 0
     now = utcnow()
     for start in range(0, len(scorable), CHUNK):
         chunk = scorable[start : start + CHUNK]
-        feats = features_of(frames, as_of, chunk)
+        feats = single if single is not None else features_of(frames, as_of, chunk)
         rows = _score_rows(model, version, feats, as_of, trigger, now)
         if keep:
             objs = [SubjectScore(**r) for r in rows]
