@@ -7,6 +7,7 @@ strings, and responses name subjects only by their opaque reference.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -61,7 +62,7 @@ class _Body(BaseModel):
 
 class _Identified(_Body):
     """A body naming a subject by identifier, checked for its type (checksum, length) here so
-    that a malformed number is a 422 on ``id_number``; the message shows it masked only."""
+    that a malformed number is a 422 on ``id_number`` saying what is wrong, not showing it."""
 
     id_type: IdType = Field(description="kind of identifier")
     id_number: str = Field(min_length=1, max_length=64, description="the identifier itself")
@@ -71,7 +72,11 @@ class _Identified(_Body):
     def _valid_for_its_type(cls, value: str, info: ValidationInfo) -> str:
         id_type = info.data.get("id_type")
         if id_type is not None:
-            normalize_identifier(id_type, value)  # ValueError, with the number masked
+            try:
+                normalize_identifier(id_type, value)
+            except ValueError as exc:
+                # what is wrong, without the number (the message shows it masked: drop that too)
+                raise ValueError(re.sub(r"\S*\*\S*\s?", "", str(exc))) from None
         return value
 
 
