@@ -114,6 +114,7 @@ def test_a_file_that_is_not_a_furnishing_file_is_422_and_writes_nothing(api, tmp
         (b"hello\nworld\n", NDJSON),
         (b'{"record_type": "subject"}\n', NDJSON),  # no header line
         (b"a,b,c\n1,2,3\n", {"content-type": "text/csv"}),
+        (b"record_type,id_type\rx\n", {"content-type": "text/csv"}),  # was a 500 (csv.Error)
         # a header naming another institution: BANK_A cannot furnish for BANK_B
         (write_jsonl(tmp_path / "b.jsonl", _rows(), institution=OTHER_BANK).read_bytes(), NDJSON),
         (b"", NDJSON),

@@ -129,7 +129,10 @@ def _jsonl_header(path: Path, first: bytes) -> FileHeader:
 
 
 def _csv_header(path: Path, first: bytes) -> FileHeader:
-    cols = next(csv.reader([first.decode("utf-8", "replace")]), [])
+    try:
+        cols = next(csv.reader([first.decode("utf-8", "replace")]), [])
+    except csv.Error as exc:  # a bare carriage return inside the line, say
+        raise FormatError(f"{path.name}: the header row is not valid CSV ({exc})") from None
     cols = [c.strip() for c in cols]
     if "record_type" not in cols:
         raise FormatError(
