@@ -57,6 +57,8 @@ def test_serve_answers_probes_and_keeps_identifiers_out_of_its_logs(tmp_path: Pa
         assert bad_key.status_code == 401
         assert ID_NUMBER not in no_key.text + bad_key.text
 
+        # an identifier put in a URL is refused and never reaches the access log either
+        assert httpx.get(f"{base}/v1/consents/{ID_NUMBER}?q={ID_NUMBER}").status_code == 401
         metrics = httpx.get(f"{base}/metrics").text
         assert 'route="/v1/scores",status="401"' in metrics
         assert "/openapi.json" in httpx.get(f"{base}/docs").text
@@ -65,5 +67,6 @@ def test_serve_answers_probes_and_keeps_identifiers_out_of_its_logs(tmp_path: Pa
         proc.wait(timeout=20)
     log.seek(0)
     output = log.read()
-    assert "POST /v1/scores" in output  # the access log is on ...
+    assert '"POST /v1/scores" 401' in output  # the access log is on ...
+    assert '"GET /v1/consents/{ref}" 401' in output  # ... names route templates ...
     assert ID_NUMBER not in output  # ... and never holds the identifier

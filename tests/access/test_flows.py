@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from credo.access import consent as consents
 from credo.access import keys
-from credo.access.flows import NO_FILE, authorise_query
+from credo.access.flows import NO_FILE_UNDER_CONSENT, authorise_query
 from credo.access.models import Purpose
 from credo.access.policy import INQUIRY_KIND
 from credo.audit import service as audit
@@ -144,14 +144,15 @@ def test_scope_mismatch(bureau):
     assert err.extra["reason"] == "scope"
 
 
-def test_consent_of_another_subject(bureau):
+def test_another_subjects_number_reads_exactly_like_a_number_with_no_file(bureau):
     li_consent = bureau.consent(bureau.li)
-    err = _refused(bureau, li_consent.ref, id_number=ZHANG_ID)
-    assert err.message == (
-        f"consent {li_consent.ref} was given by another subject, not the one identified in "
-        "this query"
-    )
-    assert err.extra["reason"] == "other_subject"
+    answers = []
+    for number in (ZHANG_ID, STRANGER):  # 张三 has a file here; the stranger has none
+        with pytest.raises(NotFound) as exc:
+            _query(bureau, li_consent.ref, id_number=number)
+        answers.append(exc.value.to_problem())
+    assert answers[0] == answers[1] and answers[0]["detail"] == NO_FILE_UNDER_CONSENT
+    assert _api_inquiries(bureau.session) == []
     assert _query(bureau, li_consent.ref, id_number=LI_ID).subject.id == bureau.li.id
 
 
@@ -159,7 +160,7 @@ def test_an_unknown_subject_is_404_with_a_generic_message(bureau):
     c = bureau.consent()
     with pytest.raises(NotFound) as exc:
         _query(bureau, c.ref, id_number=STRANGER)
-    assert exc.value.status == 404 and exc.value.message == NO_FILE
+    assert exc.value.status == 404 and exc.value.message == NO_FILE_UNDER_CONSENT
     assert STRANGER not in str(exc.value.to_problem())
     assert _api_inquiries(bureau.session) == []
 
@@ -213,7 +214,7 @@ def test_no_raw_identifier_in_the_ledger_or_the_logs(bureau, caplog):
     assert f"query refused for {bureau.principal().actor}: no consent C0000000000000" in (
         caplog.text
     )
-    assert NO_FILE in caplog.text
+    assert NO_FILE_UNDER_CONSENT in caplog.text
     ledger = " ".join(
         f"{e.actor} {e.target} {e.details}" for e in bureau.session.scalars(select(AuditEntry))
     )

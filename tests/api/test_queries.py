@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
-from credo.access.flows import NO_FILE
+from credo.access.flows import NO_FILE, NO_FILE_UNDER_CONSENT
 from credo.access.models import Consent, Purpose
 from credo.access.policy import INQUIRY_KIND
 from credo.db import utcnow
@@ -317,8 +317,6 @@ def test_the_consent_matrix(api):
         ("reports", "C000000000000", {}, "no_consent"),
         ("reports", loan, {"purpose": "credit_card_approval"}, "other_purpose"),
         ("scores", loan, {"purpose": "post_loan_management"}, "other_purpose"),
-        ("reports", loan, {"id_number": LI_ID}, "other_subject"),
-        ("scores", loan, {"id_number": LI_ID}, "other_subject"),
         ("reports", score_only, {}, "scope"),
         ("scores", report_only, {}, "scope"),
         ("reports", revoked, {}, "revoked"),
@@ -355,14 +353,21 @@ def test_the_consent_matrix(api):
 
 def test_an_unknown_subject_is_404_in_the_same_words_whoever_asks(api):
     consent = api.consent()
-    # a valid number nobody furnished; 张三's number under other id types
-    asks = [("prc_id", STRANGER), ("passport", "E12345678"), ("other", ZHANG_ID)]
-    bodies = []
+    # a valid number nobody furnished; 张三's number under other id types; and 李四, who has a
+    # file here but not under this consent: a consent must not let anyone test who has a file
+    asks = [("prc_id", STRANGER), ("passport", "E12345678"), ("other", ZHANG_ID),
+            ("prc_id", LI_ID)]  # fmt: skip
+    queries = []
     for id_type, number in asks:
         for kind in ("reports", "scores"):
             r = api.query(kind, consent, id_number=number, id_type=id_type)
             assert r.status_code == 404, r.text
-            bodies.append({k: v for k, v in r.json().items() if k != "instance"})
+            queries.append({k: v for k, v in r.json().items() if k != "instance"})
+            assert number not in r.text
+    assert all(b == queries[0] for b in queries)
+    assert queries[0]["detail"] == NO_FILE_UNDER_CONSENT
+    bodies = []
+    for id_type, number in asks[:3]:
         r = api.post("/v1/consents", json={
             "id_type": id_type, "id_number": number, "purpose": "loan_approval",
             "expires_at": (utcnow() + timedelta(days=3)).isoformat(),
@@ -374,5 +379,5 @@ def test_an_unknown_subject_is_404_in_the_same_words_whoever_asks(api):
     assert all(b == bodies[0] for b in bodies)
     assert bodies[0]["detail"] == NO_FILE and bodies[0]["status"] == 404
     refused = [orjson.loads(e.details) for e in api.ledger("query.refuse")]
-    assert {d["status"] for d in refused} == {404} and len(refused) == 6
+    assert {d["status"] for d in refused} == {404} and len(refused) == 8
     assert not _api_inquiries(api)

@@ -1,14 +1,16 @@
 """Authorising an institution's report or score query: role, consent, inquiry, ledger.
 
-This is the one call the API makes before serving a report or a score. The order of the checks
-is deliberate: the consent ref is checked against the calling institution *before* the
-identifier is looked up, so an institution without a consent of its own cannot learn from a
-404 whether somebody has a credit file here.
+This is the one call the API makes before serving a report or a score. No answer tells an
+institution whether a number it has no consent for has a credit file here: the consent ref is
+checked against the calling institution first, and the identifier is then only compared (by
+blind index) with the subject the consent names; a number that is not that subject's answers
+404 in the same words whether or not it has a file of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -17,16 +19,21 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credo.access.consent import check_consent, refuse
+from credo.access.consent import facts, refuse
 from credo.access.keys import Principal, require_role
 from credo.access.models import Consent, Purpose, Role, Scope
-from credo.access.policy import inquiry_kind, not_on_file, parse_purpose, parse_scope
+from credo.access.policy import (
+    consent_problem,
+    inquiry_kind,
+    not_on_file,
+    parse_purpose,
+    parse_scope,
+)
 from credo.audit import service as audit
 from credo.core.normalize import ID_TYPES, normalize_identifier
 from credo.db import utcnow
 from credo.errors import Forbidden, Invalid, NotFound
 from credo.inquiry.models import Inquiry, InquirySource
-from credo.institution.models import Institution
 from credo.security.keys import KeyRing
 from credo.security.service import bind_index_key
 from credo.subject.models import Subject
@@ -37,6 +44,8 @@ log = logging.getLogger(__name__)
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 #: the same words whether the identifier is unknown here or anywhere else
 NO_FILE = "no credit file matches the identifier given"
+#: a query's 404: the same words whether the number has no file here or is another person's
+NO_FILE_UNDER_CONSENT = "no credit file covered by this consent matches the identifier given"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +67,8 @@ def new_query_id() -> str:
     return "Q" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(15))
 
 
-def find_subject(session: Session, keyring: KeyRing, *, id_type: str, id_number: str) -> Subject:
-    """The subject with this identifier (by blind index; the number is never stored), or
-    NotFound with a message that does not say whether the person is known elsewhere."""
+def _blind(session: Session, keyring: KeyRing, *, id_type: str, id_number: str) -> str:
+    """The blind index of an identifier; Invalid (never echoing it) when it is malformed."""
     if id_type not in ID_TYPES:
         # the value is not echoed: a misplaced identifier number must not reach logs
         raise Invalid(f"unknown id_type; expected one of {', '.join(ID_TYPES)}")
@@ -69,7 +77,13 @@ def find_subject(session: Session, keyring: KeyRing, *, id_type: str, id_number:
     except ValueError as exc:  # the message shows the number masked
         raise Invalid(str(exc)) from None
     bind_index_key(session, keyring)
-    blind = id_blind(keyring, id_type, number)
+    return id_blind(keyring, id_type, number)
+
+
+def find_subject(session: Session, keyring: KeyRing, *, id_type: str, id_number: str) -> Subject:
+    """The subject with this identifier (by blind index; the number is never stored), or
+    NotFound with a message that does not say whether the person is known elsewhere."""
+    blind = _blind(session, keyring, id_type=id_type, id_number=id_number)
     subject = session.scalar(select(Subject).where(Subject.id_blind == blind))
     if subject is None:
         raise NotFound(NO_FILE)
@@ -121,25 +135,28 @@ def _authorise(
     require_role(principal, Role.querier)
     purpose, scope = parse_purpose(purpose), parse_scope(scope)
     ref = (consent_ref or "").strip().upper()
-    institution = session.get(Institution, principal.institution_id)
     consent = session.scalar(select(Consent).where(Consent.ref == ref)) if ref else None
     if consent is None or consent.institution_id != principal.institution_id:
-        raise refuse(not_on_file(ref or "(none)", institution.code))
-    subject = find_subject(session, keyring, id_type=id_type, id_number=id_number)
-    consent = check_consent(
-        session,
-        subject=subject,
-        institution=institution,
-        purpose=purpose,
-        scope=scope,
-        at=at,
-        consent_ref=ref,
-    )
+        raise refuse(not_on_file(ref or "(none)", principal.institution_code))
+    # The consent names its subject; the identifier must be that subject's. It is compared by
+    # blind index rather than looked up, and a mismatch reads exactly like a number with no
+    # file: holding one consent must not let an institution test who else has a file here.
+    blind = _blind(session, keyring, id_type=id_type, id_number=id_number)
+    subject = session.get(Subject, consent.subject_id)
+    if subject is None or not hmac.compare_digest(subject.id_blind, blind):
+        raise NotFound(NO_FILE_UNDER_CONSENT)
+    refusal = consent_problem(
+        facts(consent), subject_id=subject.id, institution_id=principal.institution_id,
+        institution_code=principal.institution_code, purpose=purpose, scope=scope, at=at,
+    )  # fmt: skip
+    if refusal is not None:
+        raise refuse(refusal)
+    institution_id = principal.institution_id
     query_id = new_query_id()
     kind = inquiry_kind(purpose)
     inquiry = Inquiry(
         subject_id=subject.id,
-        institution_id=institution.id,
+        institution_id=institution_id,
         inquired_on=at.date(),
         purpose=purpose.value,
         kind=kind,
@@ -157,7 +174,7 @@ def _authorise(
         target=f"subject:{subject.ref}",
         details={
             "query_id": query_id,
-            "institution": institution.code,
+            "institution": principal.institution_code,
             "key_id": principal.key_id,
             "purpose": purpose.value,
             "scope": scope.value,

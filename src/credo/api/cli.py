@@ -5,6 +5,26 @@ from __future__ import annotations
 import typer
 
 
+def _log_config() -> dict:
+    """uvicorn's logging, plus the app's own access log (credo.api.access) on stderr; passed
+    to uvicorn so that every worker process applies it."""
+    from copy import deepcopy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = deepcopy(LOGGING_CONFIG)
+    config["formatters"]["credo_access"] = {
+        "format": "%(asctime)s %(levelname)s access: %(message)s",
+    }
+    config["handlers"]["credo_access"] = {
+        "class": "logging.StreamHandler", "formatter": "credo_access", "stream": "ext://sys.stderr",
+    }  # fmt: skip
+    config["loggers"]["credo.api.access"] = {
+        "handlers": ["credo_access"], "level": "INFO", "propagate": False,
+    }  # fmt: skip
+    return config
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
@@ -30,7 +50,9 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        # paths and query strings never carry identifiers, so the access log may keep them
-        access_log=True,
+        # uvicorn's access log would write the raw path and query string a client sent; the
+        # app logs each request itself (credo.api.access) with the route template instead
+        access_log=False,
+        log_config=_log_config(),
         server_header=False,
     )
