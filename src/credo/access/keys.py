@@ -247,7 +247,12 @@ def authenticate(
         raise Unauthorized(_NOT_RECOGNISED)
     key_id = match.group(1)
     digest = token_sha256(presented)
-    key = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    row = session.execute(
+        select(ApiKey, Institution.code)
+        .join(Institution, Institution.id == ApiKey.institution_id)
+        .where(ApiKey.key_id == key_id)
+    ).first()
+    key, code = (row[0], row[1]) if row is not None else (None, None)
     # compare even when the key id is unknown, so both failures take the same time
     expected = key.secret_sha256 if key is not None else "0" * 64
     if not hmac.compare_digest(expected, digest) or key is None:
@@ -261,7 +266,6 @@ def authenticate(
     if key.last_used_at is None or at - key.last_used_at >= _TOUCH_EVERY:
         key.last_used_at = at
         session.flush()
-    code = session.scalar(select(Institution.code).where(Institution.id == key.institution_id))
     return Principal(
         key_id=key.key_id,
         institution_id=key.institution_id,
