@@ -97,3 +97,24 @@ def test_ensure_schema_is_idempotent(empty_engine):
 
 def test_migrated_test_database_matches_models(engine):
     assert _diff(engine) == []
+
+
+def test_subject_access_migration_up_and_down(empty_engine):
+    upgrade(empty_engine, "0003")
+    assert "subject_access" not in _tables(empty_engine)
+    upgrade(empty_engine, "0004")
+    assert "subject_access" in _tables(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO institution (code, name, kind, created_at) "
+                "VALUES ('CREDO', 'Credo', 'bureau', CURRENT_TIMESTAMP)"
+            )
+        )
+    # down: the table goes, the values 0003 does not know are mapped to ones it does
+    downgrade(empty_engine, "0003")
+    assert "subject_access" not in _tables(empty_engine) and "api_key" in _tables(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT kind FROM institution")).scalar_one() == "public_source"
+    upgrade(empty_engine)
+    assert _diff(empty_engine) == []

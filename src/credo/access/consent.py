@@ -72,7 +72,8 @@ def refuse(refusal: Refusal) -> Forbidden:
     return Forbidden(refusal.message, reason=refusal.reason)
 
 
-def _subject(session: Session, ref: str) -> Subject:
+def subject_by_ref(session: Session, ref: str) -> Subject:
+    """The subject with opaque reference `ref` (any case), or NotFound."""
     subject = session.scalar(select(Subject).where(Subject.ref == ref.strip().upper()))
     if subject is None:
         raise NotFound(f"subject {ref!r} does not exist")
@@ -93,7 +94,7 @@ def list_all(
     """Consents, newest first, optionally for one subject and/or one institution."""
     stmt = select(Consent).order_by(Consent.granted_at.desc(), Consent.id.desc())
     if subject_ref is not None:
-        stmt = stmt.where(Consent.subject_id == _subject(session, subject_ref).id)
+        stmt = stmt.where(Consent.subject_id == subject_by_ref(session, subject_ref).id)
     if institution_code is not None:
         inst = institutions.get_by_code(session, code=institution_code.strip().upper())
         stmt = stmt.where(Consent.institution_id == inst.id)
@@ -115,7 +116,7 @@ def grant(
     """Record a subject's consent to an institution (audited)."""
     now = utcnow()
     granted_at = granted_at or now
-    subject = _subject(session, subject_ref)
+    subject = subject_by_ref(session, subject_ref)
     inst = institutions.get_by_code(session, code=institution_code.strip().upper())
     purpose_enum, scope_enum = parse_purpose(purpose), parse_scope(scope)
     evidence = evidence_sha256.strip().lower()

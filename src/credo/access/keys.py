@@ -2,22 +2,20 @@
 
 A presented token reads ``credo_<key id>_<secret>``: the key id (public, shown in lists) finds
 the row, then the SHA-256 of the whole token is compared in constant time with the stored hash.
-The token itself is never stored, logged or put in an error message.
+The token itself is never stored, logged or put in an error message (`credo.access.tokens`,
+shared with subject access credentials).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credo.access import tokens
 from credo.access.models import ApiKey, Role
 from credo.access.policy import parse_roles
 from credo.audit import service as audit
@@ -28,14 +26,15 @@ from credo.institution.models import Institution
 
 log = logging.getLogger(__name__)
 
-TOKEN_PREFIX = "credo_"
 #: longest grace period during which a rotated key keeps working
 MAX_GRACE = timedelta(days=30)
-#: last_used_at is refreshed at most this often
-_TOUCH_EVERY = timedelta(minutes=1)
-_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
-_TOKEN = re.compile(r"credo_(K[0-9A-HJKMNP-TV-Z]{11})_[A-Za-z0-9_-]{43}")
+_TOKEN = tokens.token_pattern("K")
 _NOT_RECOGNISED = "API key not recognised"
+#: a subject's token sent to an institution endpoint: said plainly, the token is not checked
+SUBJECT_TOKEN_HERE = (
+    "this is a subject access credential; it opens /v1/me only, institution endpoints take "
+    "an API key"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,28 +54,12 @@ class Principal:
 
 def new_key_id() -> str:
     """A random public key id such as ``K7K2M9Q4XH3T``."""
-    return "K" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(11))
-
-
-def token_sha256(token: str) -> str:
-    """The stored form of a presented token: hex SHA-256 (see `ApiKey` for why not slower)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _new_token(key_id: str) -> str:
-    return f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    return tokens.random_ref("K", 11)
 
 
 def status(key: ApiKey, at: datetime | None = None) -> str:
     """``active``, ``revoked``, ``expired`` or ``active until <time>`` (rotated, in grace)."""
-    at = at or utcnow()
-    if key.revoked_at is not None:
-        if key.revoked_at <= at:
-            return "revoked"
-        return f"active until {key.revoked_at:%Y-%m-%d %H:%M}Z"
-    if key.expires_at is not None and key.expires_at <= at:
-        return "expired"
-    return "active"
+    return tokens.status(key, at or utcnow())
 
 
 def get(session: Session, *, key_id: str) -> ApiKey:
@@ -96,15 +79,6 @@ def list_all(session: Session, *, institution_code: str | None = None) -> list[A
     return list(session.scalars(stmt))
 
 
-def _check_expiry(expires_at: datetime | None, at: datetime) -> None:
-    if expires_at is None:
-        return
-    if expires_at.tzinfo is None:
-        raise Invalid(f"expiry must be timezone-aware; got {expires_at.isoformat()}")
-    if expires_at <= at:
-        raise Invalid(f"expiry must be in the future; got {expires_at:%Y-%m-%d %H:%M}Z")
-
-
 def _issue(
     session: Session,
     *,
@@ -116,11 +90,11 @@ def _issue(
     rotated_from_id: int | None = None,
 ) -> tuple[ApiKey, str]:
     key_id = new_key_id()
-    token = _new_token(key_id)
+    token = tokens.new_token(key_id)
     key = ApiKey(
         key_id=key_id,
         institution_id=institution_id,
-        secret_sha256=token_sha256(token),
+        secret_sha256=tokens.token_sha256(token),
         roles=",".join(sorted(roles)),
         created_at=at,
         created_by=actor,
@@ -145,7 +119,7 @@ def create_key(
     at = at or utcnow()
     inst = institutions.get_by_code(session, code=institution_code.strip().upper())
     role_set = parse_roles(roles)
-    _check_expiry(expires_at, at)
+    tokens.check_expiry(expires_at, at)
     key, token = _issue(
         session,
         institution_id=inst.id,
@@ -196,7 +170,7 @@ def rotate_key(
             f"API key {key_id} expired on {old.expires_at:%Y-%m-%d}; give the new key an expiry"
         )
     expires_at = expires_at or old.expires_at
-    _check_expiry(expires_at, at)
+    tokens.check_expiry(expires_at, at)
     new, token = _issue(
         session,
         institution_id=old.institution_id,
@@ -244,28 +218,24 @@ def authenticate(
     at = at or utcnow()
     match = _TOKEN.fullmatch(presented) if isinstance(presented, str) else None
     if match is None:
+        if tokens.token_letter(presented) == "U":
+            raise Unauthorized(SUBJECT_TOKEN_HERE)
         raise Unauthorized(_NOT_RECOGNISED)
     key_id = match.group(1)
-    digest = token_sha256(presented)
     row = session.execute(
         select(ApiKey, Institution.code)
         .join(Institution, Institution.id == ApiKey.institution_id)
         .where(ApiKey.key_id == key_id)
     ).first()
     key, code = (row[0], row[1]) if row is not None else (None, None)
-    # compare even when the key id is unknown, so both failures take the same time
-    expected = key.secret_sha256 if key is not None else "0" * 64
-    if not hmac.compare_digest(expected, digest) or key is None:
+    try:
+        tokens.verify(
+            key, presented, at=at, what=f"API key {key_id}", not_recognised=_NOT_RECOGNISED
+        )
+    except Unauthorized:
         log.warning("authentication failed for API key id %s", key_id)
-        raise Unauthorized(_NOT_RECOGNISED)
-    # from here on the caller has proven it holds the secret: telling it why is safe
-    if key.revoked_at is not None and key.revoked_at <= at:
-        raise Unauthorized(f"API key {key_id} was revoked on {key.revoked_at:%Y-%m-%d}")
-    if key.expires_at is not None and key.expires_at <= at:
-        raise Unauthorized(f"API key {key_id} expired on {key.expires_at:%Y-%m-%d}")
-    if key.last_used_at is None or at - key.last_used_at >= _TOUCH_EVERY:
-        key.last_used_at = at
-        session.flush()
+        raise
+    session.flush()
     return Principal(
         key_id=key.key_id,
         institution_id=key.institution_id,

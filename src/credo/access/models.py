@@ -1,4 +1,4 @@
-"""API keys of member institutions, and the subjects' consents to be queried.
+"""API keys of member institutions, subjects' access credentials, and subjects' consents.
 
 An API key is stored only as the SHA-256 of its secret; the secret is shown once when the key
 is created or rotated. A consent records that a subject agreed, for one institution and one
@@ -110,3 +110,26 @@ class Consent(Base):
     evidence_sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SubjectAccess(Base):
+    """A subject's access credential to ``/v1/me``, issued by an operator who verified who the
+    subject is. Stored like `ApiKey`: only the SHA-256 of the token; it always expires."""
+
+    __tablename__ = "subject_access"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: public identifier, part of the presented token and shown in lists (``U`` + 11 chars)
+    credential_id: Mapped[str] = mapped_column(String(16), unique=True)
+    subject_id: Mapped[int] = mapped_column(BigId, ForeignKey("subject.id"), index=True)
+    #: hex SHA-256 of the whole presented token
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: how the operator verified the subject's identity, e.g. "counter: ID card seen"
+    verified_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    revoked_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    #: updated at most once a minute, like `ApiKey.last_used_at`
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -8,6 +8,7 @@ import os
 import typer
 
 from credo.access.cli import consent_app, key_app
+from credo.access.subject_cli import subject_access_app
 from credo.api.cli import serve
 from credo.audit.cli import app as audit_app
 from credo.cli.db import app as db_app
@@ -39,6 +40,7 @@ app.command("report")(report)
 app.add_typer(keys_app, name="keys")
 app.add_typer(key_app, name="key")
 app.add_typer(consent_app, name="consent")
+app.add_typer(subject_access_app, name="subject-access")
 app.command("synth")(synth)
 app.command("demo")(demo)
 app.command("serve")(serve)

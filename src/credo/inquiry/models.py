@@ -21,6 +21,8 @@ class InquiryKind(enum.StrEnum):
 class InquirySource(enum.StrEnum):
     furnished = "furnished"
     api = "api"
+    #: the subject's own report through ``GET /v1/me/report`` (counts against the free quota)
+    subject = "subject"
 
 
 class Inquiry(Base):

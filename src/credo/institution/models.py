@@ -18,6 +18,8 @@ class InstitutionKind(enum.StrEnum):
     marketplace = "marketplace"
     insurer = "insurer"
     public_source = "public_source"
+    #: the bureau itself: the inquirer of record of subjects' own reports (``/v1/me/report``)
+    bureau = "bureau"
 
 
 class Institution(Base):

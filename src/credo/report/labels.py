@@ -162,6 +162,7 @@ _CODES: dict[str, dict[str, tuple[str, str]]] = {
         "marketplace": ("电商平台", "a marketplace"),
         "insurer": ("保险机构", "an insurer"),
         "public_source": ("公共信息来源", "a public source"),
+        "bureau": ("征信机构", "the credit bureau"),
     },
     "purpose": {
         "loan_approval": ("贷款审批", "Loan approval"),
