@@ -23,7 +23,7 @@ from credo.api import problems
 from credo.api.deps import ApiContext, Context
 from credo.api.limits import BodyLimit, RateLimiter
 from credo.api.metrics import Instrument, Metrics
-from credo.api.routes import furnishing, queries, records
+from credo.api.routes import furnishing, me, queries, records
 from credo.api.schemas import Health
 from credo.config import Settings, get_settings
 from credo.db import get_engine, get_sessionmaker
@@ -74,6 +74,7 @@ def create_app(
     app.include_router(queries.router)
     app.include_router(records.router)
     app.include_router(furnishing.router)
+    app.include_router(me.router)
     _operations(app)
     app.add_middleware(
         BodyLimit,
