@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench bench-models bench-scorer clean
+.PHONY: demo test lint format bench bench-models bench-scorer bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench-models: $(STAMP)
 
 bench-scorer: $(STAMP)
 	$(BIN)/python benchmarks/scorer.py
+
+bench-api: $(STAMP)
+	$(BIN)/python benchmarks/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info
