@@ -84,7 +84,9 @@ def _fuzz(op, mode: GenerationMode, n: int, headers: dict, consent: str, seen: d
     @given(case=op.as_strategy(generation_mode=mode), real=st.booleans())
     def run(case, real):
         if real and real_subject and isinstance(case.body, dict):
-            case.body.update(id_type="prc_id", id_number=ZHANG_ID, consent_ref=consent)
+            case.body.update(
+                id_type="prc_id", id_number=ZHANG_ID, consent_ref=consent, purpose="loan_approval"
+            )  # the consent's: the query can succeed
         response = case.call_and_validate(headers=headers, checks=[not_a_server_error])
         key = (op.path, response.status_code)
         seen[key] = seen.get(key, 0) + 1
