@@ -100,7 +100,15 @@ def get_sessionmaker(engine: Engine | None = None) -> sessionmaker[Session]:
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
-    session = get_sessionmaker(engine)()
+    with transaction(get_sessionmaker(engine)) as session:
+        yield session
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session from `sessions` for one transaction: committed when the block ends, rolled
+    back on any error, closed either way."""
+    session = sessions()
     try:
         yield session
         session.commit()

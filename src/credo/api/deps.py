@@ -7,8 +7,7 @@ commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from credo.access.keys import Principal, authenticate
 from credo.api.limits import RateLimiter
 from credo.api.metrics import Metrics
 from credo.config import Settings
+from credo.db import transaction
 from credo.errors import Unauthorized
 from credo.security.keys import KeyRing
 
@@ -36,18 +36,9 @@ class ApiContext:
     limiter: RateLimiter
     metrics: Metrics
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self) -> AbstractContextManager[Session]:
         """One transaction: committed when the block ends, rolled back on any error."""
-        session = self.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return transaction(self.sessions)
 
 
 def context(request: Request) -> ApiContext:
