@@ -26,6 +26,7 @@ from credo.api.deps import Context
 from credo.api.limits import TooManyRequests
 from credo.api.me_schemas import InstitutionOut, MyConsent, MyConsentPage, MyInquiry, MyInquiryPage
 from credo.api.problems import responses
+from credo.api.routes.queries import REPORT_200, report_response
 from credo.api.routes.records import ConsentRef, Cursor, Limit, decode_cursor, encode_cursor
 from credo.db import utcnow
 from credo.errors import Forbidden, Invalid, NotFound, Unauthorized
@@ -36,7 +37,6 @@ from credo.report.service import build_report
 
 router = APIRouter(prefix="/v1/me", tags=["subject access (/v1/me)"])
 
-_MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 #: personal data: no shared cache may keep a copy
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -91,14 +91,7 @@ def _institution(inst: Institution) -> InstitutionOut:
         "are left this year."
     ),
     responses={
-        200: {
-            "description": "the report",
-            "content": {
-                "application/json": {"schema": {"type": "object"}},
-                "text/html": {"schema": {"type": "string"}},
-                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-            },
-        },
+        200: REPORT_200,
         **responses(401, 403, 422, 429),
     },
 )
@@ -124,16 +117,10 @@ def my_report(
         ctx.metrics.queries.labels("self_report", "refused_403").inc()
         raise
     ctx.metrics.queries.labels("self_report", "served").inc()
-    headers = {
-        **_NO_STORE,
-        "X-Report-Id": query.query_id,
-        "X-Free-Reports-Remaining": str(query.remaining),
-    }
-    if format == "pdf":
-        headers["Content-Disposition"] = (
-            f'attachment; filename="credit-report-{query.query_id}.pdf"'
-        )
-    return Response(payload, media_type=_MEDIA[format], headers=headers)
+    return report_response(
+        payload, format, query.query_id, **_NO_STORE,
+        **{"X-Free-Reports-Remaining": str(query.remaining)},
+    )  # fmt: skip
 
 
 @router.get(

@@ -29,6 +29,24 @@ router = APIRouter(prefix="/v1", tags=["queries"])
 
 _MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
+#: the OpenAPI description of a served report, for every route that serves one
+REPORT_200 = {
+    "description": "the report",
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/html": {"schema": {"type": "string"}},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+def report_response(payload: bytes, fmt: str, report_id: str, **headers: str) -> Response:
+    """A rendered report with its media type, its id and, for a PDF, a file name."""
+    headers["X-Report-Id"] = report_id
+    if fmt == "pdf":
+        headers["Content-Disposition"] = f'attachment; filename="credit-report-{report_id}.pdf"'
+    return Response(payload, media_type=_MEDIA[fmt], headers=headers)
+
 
 class ScoringUnavailable(CredoError):
     status = 503
@@ -121,14 +139,7 @@ def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
         "query id."
     ),
     responses={
-        200: {
-            "description": "the report",
-            "content": {
-                "application/json": {"schema": {"type": "object"}},
-                "text/html": {"schema": {"type": "string"}},
-                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-            },
-        },
+        200: REPORT_200,
         **responses(401, 403, 404, 413, 422, 429),
     },
 )
@@ -150,9 +161,4 @@ def post_report(body: ReportQuery, ctx: Context, who: Caller) -> Response:
         _ledger_refusal(ctx, who, body, "report", exc)
         raise
     ctx.metrics.queries.labels("report", "served").inc()
-    headers = {"X-Report-Id": query.query_id}
-    if body.format == "pdf":
-        headers["Content-Disposition"] = (
-            f'attachment; filename="credit-report-{query.query_id}.pdf"'
-        )
-    return Response(payload, media_type=_MEDIA[body.format], headers=headers)
+    return report_response(payload, body.format, query.query_id)
