@@ -12,10 +12,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import orjson
 from markupsafe import Markup, escape
 
+from credo.core.templates import environment
 from credo.report import labels
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -162,30 +162,11 @@ def gauge_svg(score: dict) -> Markup:
 
 
 # -- HTML -------------------------------------------------------------------------------------
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["money"] = fmt_money
-    env.filters["pd"] = fmt_pd
-    env.filters["when"] = fmt_when
-    return env
-
-
-_ENV: jinja2.Environment | None = None
-
-
 def render_html(report: dict) -> str:
     """The report as one self-contained, print-friendly HTML page in the report's language."""
-    global _ENV
-    if _ENV is None:
-        _ENV = _env()
+    env = environment(TEMPLATES, money=fmt_money, pd=fmt_pd, when=fmt_when)
     lang = report["header"]["lang"]
-    return _ENV.get_template("report.html.j2").render(
+    return env.get_template("report.html.j2").render(
         r=report,
         lang=lang,
         t=lambda key, **kw: labels.text(key, lang, **kw),

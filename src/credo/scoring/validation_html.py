@@ -19,9 +19,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+
+from credo.core.templates import environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 GOOD, BAD, GREY, INK = "#2f6db5", "#c8433a", "#9aa3ad", "#333333"
@@ -35,16 +36,7 @@ CJK_FAMILIES = (
 
 def render_html(report: dict[str, Any]) -> str:
     """The page of a report dict (`ValidationReport.to_dict()`)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = fmt_num
-    env.filters["pct"] = fmt_pct
-    env.filters["binlabel"] = bin_label
+    env = environment(TEMPLATES, num=fmt_num, pct=fmt_pct, binlabel=bin_label)
     return env.get_template("validation.html.j2").render(r=report, charts=charts(report))
 
 
