@@ -27,7 +27,14 @@ from credo.api.limits import TooManyRequests
 from credo.api.me_schemas import InstitutionOut, MyConsent, MyConsentPage, MyInquiry, MyInquiryPage
 from credo.api.problems import responses
 from credo.api.routes.queries import REPORT_200, report_response
-from credo.api.routes.records import ConsentRef, Cursor, Limit, decode_cursor, encode_cursor
+from credo.api.routes.records import (
+    ConsentRef,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    within,
+)
 from credo.db import utcnow
 from credo.errors import Forbidden, Invalid, NotFound, Unauthorized
 from credo.inquiry.models import Inquiry
@@ -144,8 +151,6 @@ def my_inquiries(
     since: date | None = None,
     until: date | None = None,
 ) -> MyInquiryPage:
-    if since and until and since > until:
-        raise Invalid(f"since ({since}) is after until ({until})")
     after = decode_cursor(cursor)
     stmt = (
         select(Inquiry, Institution)
@@ -154,10 +159,7 @@ def my_inquiries(
         .order_by(Inquiry.inquired_on.desc(), Inquiry.id.desc())
         .limit(limit + 1)
     )
-    if since is not None:
-        stmt = stmt.where(Inquiry.inquired_on >= since)
-    if until is not None:
-        stmt = stmt.where(Inquiry.inquired_on <= until)
+    stmt = within(stmt, Inquiry.inquired_on, since, until)
     with ctx.transaction() as session:
         if after is not None:
             # newest first is by date, so the cursor's row gives the date to continue from;

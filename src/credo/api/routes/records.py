@@ -13,7 +13,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from credo.access import consent as consents
 from credo.access.flows import find_subject
@@ -61,6 +61,18 @@ def decode_cursor(cursor: str | None) -> int | None:
         return int(value)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise Invalid("cursor is not one this API issued; start again without it") from None
+
+
+def within(stmt: Select, column, since: date | None, until: date | None) -> Select:
+    """`stmt` limited to rows whose `column` lies in [since, until] (either end open);
+    Invalid when the range is empty."""
+    if since and until and since > until:
+        raise Invalid(f"since ({since}) is after until ({until})")
+    if since is not None:
+        stmt = stmt.where(column >= since)
+    if until is not None:
+        stmt = stmt.where(column <= until)
+    return stmt
 
 
 def _next(rows: list, limit: int) -> str | None:
@@ -189,8 +201,6 @@ def list_inquiries(
     until: date | None = None,
 ) -> InquiryPage:
     require_role(who, Role.querier)
-    if since and until and since > until:
-        raise Invalid(f"since ({since}) is after until ({until})")
     after = decode_cursor(cursor)
     stmt = (
         select(Inquiry, Subject.ref)
@@ -199,10 +209,7 @@ def list_inquiries(
         .order_by(Inquiry.id.desc())
         .limit(limit + 1)
     )
-    if since is not None:
-        stmt = stmt.where(Inquiry.inquired_on >= since)
-    if until is not None:
-        stmt = stmt.where(Inquiry.inquired_on <= until)
+    stmt = within(stmt, Inquiry.inquired_on, since, until)
     if after is not None:
         stmt = stmt.where(Inquiry.id < after)
     with ctx.transaction() as session:
