@@ -91,16 +91,6 @@ RATE_SLACK = 0.98
 
 
 # -- the bureau: built once, reused while the marker matches --------------------------------
-def _synth_fingerprint() -> str:
-    """Hash of the generator's source (recorded; a change is reported, not acted upon)."""
-    h = hashlib.sha256()
-    pkg = ROOT / "src" / "credo" / "synth"
-    for path in sorted(pkg.rglob("*.py")):
-        h.update(path.relative_to(pkg).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:10]
-
-
 def _db_url(admin_url: str, name: str) -> str:
     from sqlalchemy import make_url
 
@@ -216,7 +206,7 @@ def ensure_bureau(args) -> dict:
             )
             marker = None
         else:
-            if marker.get("synth_fingerprint") != _synth_fingerprint():
+            if marker.get("synth_fingerprint") != machine.synth_fingerprint():
                 print(
                     "note: the synthetic generator changed since this bureau was built "
                     "(--rebuild to build it again)",
@@ -274,7 +264,7 @@ def build_bureau(args, params: dict) -> dict:
         "secret": secret,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": machine.git("rev-parse", "--short", "HEAD"),
-        "synth_fingerprint": _synth_fingerprint(),
+        "synth_fingerprint": machine.synth_fingerprint(),
         "build": build,
         "complete": True,
     }

@@ -20,7 +20,6 @@ polluted by earlier runs. Results are printed as a table and saved to
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -101,20 +100,11 @@ def _import_synth():
     return synth
 
 
-def _synth_fingerprint() -> str:
-    """Hash of the generator's source, so a changed generator never reuses a stale cache."""
-    h = hashlib.sha256()
-    pkg = ROOT / "src" / "credo" / "synth"
-    for path in sorted(pkg.rglob("*.py")):
-        h.update(path.relative_to(pkg).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:10]
-
-
 def bureau(subjects: int, seed: int, as_of: date, defect_rate: float) -> Path:
     """The cached synthetic bureau for these parameters, generated on first use."""
     synth = _import_synth()
-    key = f"bureau-n{subjects}-s{seed}-{as_of.isoformat()}-d{defect_rate}-g{_synth_fingerprint()}"
+    generator = machine.synth_fingerprint()
+    key = f"bureau-n{subjects}-s{seed}-{as_of.isoformat()}-d{defect_rate}-g{generator}"
     out = CACHE / key
     if (out / "manifest.json").is_file() and (out / "counts.json").is_file():
         return out

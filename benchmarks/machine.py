@@ -4,6 +4,7 @@ environment of `models.py` imports it too)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import platform
 import subprocess
@@ -51,3 +52,14 @@ def machine_info(**extra: Any) -> dict[str, Any]:
         "git_commit": git("rev-parse", "--short", "HEAD"),
         **extra,
     }
+
+
+def synth_fingerprint() -> str:
+    """Hash of the synthetic generator's source: a cached bureau built by another generator
+    is never taken for this one's."""
+    h = hashlib.sha256()
+    pkg = ROOT / "src" / "credo" / "synth"
+    for path in sorted(pkg.rglob("*.py")):
+        h.update(path.relative_to(pkg).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:10]
