@@ -130,6 +130,19 @@ class Settings(BaseSettings):
     api_rate_per_second: float = Field(default=50.0, gt=0)
     #: requests a key may send in a burst above the sustained rate (token bucket size)
     api_rate_burst: int = Field(default=100, ge=1)
+    #: a corrected dispute notifies every institution that queried the subject in these days
+    dispute_notify_days: int = Field(default=60, ge=0, le=3650)
+    #: longest personal statement (characters)
+    statement_max_chars: int = Field(default=500, ge=50, le=5000)
+    #: how notices leave the outbox: "log" writes them to the ``credo.notify`` logger,
+    #: "webhook" POSTs them to the institution's webhook URL (subjects: `notify_subject_webhook_url`)
+    notify_channel: Literal["log", "webhook"] = "log"
+    #: the bureau's messaging gateway for notices to subjects (webhook channel)
+    notify_subject_webhook_url: str | None = None
+    #: delivery attempts before a notice is marked failed (backoff doubles from 30 s)
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    #: seconds a webhook call may take
+    notify_webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
 
     @field_validator("database_url")
     @classmethod

@@ -7,7 +7,15 @@ from credo.db import Base
 from credo.furnishing.models import FurnishingBatch, QuarantinedRow
 from credo.inquiry.models import Inquiry
 from credo.institution.models import Institution
+from credo.notify.models import Notification
 from credo.public_record.models import PublicRecord
+from credo.rights.models import (
+    Dispute,
+    DisputeEvent,
+    FileFlag,
+    OptOut,
+    PersonalStatement,
+)
 from credo.scoring.models import ModelVersion, SubjectScore
 from credo.security.models import KeyState
 from credo.subject.models import IdentityReview, Subject, SubjectInfo
@@ -20,12 +28,18 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Consent",
+    "Dispute",
+    "DisputeEvent",
+    "FileFlag",
     "FurnishingBatch",
     "IdentityReview",
     "Inquiry",
     "Institution",
     "KeyState",
     "ModelVersion",
+    "Notification",
+    "OptOut",
+    "PersonalStatement",
     "PublicRecord",
     "QuarantinedRow",
     "StatusRecord",

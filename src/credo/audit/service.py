@@ -84,14 +84,14 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
 
 
-def _refuse_raw_identifiers(value: Any, where: str) -> None:
+def refuse_raw_identifiers(value: Any, where: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            _refuse_raw_identifiers(key, f"{where} key")
-            _refuse_raw_identifiers(item, f"{where}[{key!r}]")
+            refuse_raw_identifiers(key, f"{where} key")
+            refuse_raw_identifiers(item, f"{where}[{key!r}]")
     elif isinstance(value, (list, tuple, set)):
         for i, item in enumerate(value):
-            _refuse_raw_identifiers(item, f"{where}[{i}]")
+            refuse_raw_identifiers(item, f"{where}[{i}]")
     elif isinstance(value, str):
         # the message names where, never the value: it must not leak into logs either
         if _PRC_ID.search(value):
@@ -114,9 +114,9 @@ def append(
     session: Session, *, actor: str, action: str, target: str, details: dict | None = None
 ) -> AuditEntry:
     """Append one entry to the ledger, chained to the current last entry."""
-    _refuse_raw_identifiers(details or {}, "details")
-    _refuse_raw_identifiers(target, "target")
-    _refuse_raw_identifiers(actor, "actor")
+    refuse_raw_identifiers(details or {}, "details")
+    refuse_raw_identifiers(target, "target")
+    refuse_raw_identifiers(actor, "actor")
     _lock(session)
     head = _head(session)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
@@ -156,9 +156,9 @@ def record(
     transaction. Request handlers use this so that the ledger lock, which serialises every
     writer on PostgreSQL, is held for the commit alone rather than for the whole request.
     """
-    _refuse_raw_identifiers(details or {}, "details")
-    _refuse_raw_identifiers(target, "target")
-    _refuse_raw_identifiers(actor, "actor")
+    refuse_raw_identifiers(details or {}, "details")
+    refuse_raw_identifiers(target, "target")
+    refuse_raw_identifiers(actor, "actor")
     if not session.in_transaction():
         session.begin()  # so that a rollback or close ends a transaction and drops the entry
     session.info.setdefault(_PENDING, []).append(

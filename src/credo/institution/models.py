@@ -32,3 +32,5 @@ class Institution(Base):
         Enum(InstitutionKind, native_enum=False, length=32, validate_strings=True)
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: where notices for this institution are POSTed by the webhook channel (None: log only)
+    webhook_url: Mapped[str | None] = mapped_column(String(500), default=None)

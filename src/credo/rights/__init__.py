@@ -1,0 +1,1 @@
+"""Subject rights: disputes, personal statements, freezes and fraud alerts, opt-outs."""
