@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     #: longest personal statement (characters)
     statement_max_chars: int = Field(default=500, ge=50, le=5000)
     #: how notices leave the outbox: "log" writes them to the ``credo.notify`` logger,
-    #: "webhook" POSTs them to the institution's webhook URL (subjects: `notify_subject_webhook_url`)
+    #: "webhook" POSTs them to the institution's webhook URL (subjects: the gateway below)
     notify_channel: Literal["log", "webhook"] = "log"
     #: the bureau's messaging gateway for notices to subjects (webhook channel)
     notify_subject_webhook_url: str | None = None

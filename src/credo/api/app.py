@@ -23,7 +23,16 @@ from credo.api import problems
 from credo.api.deps import ApiContext, Context
 from credo.api.limits import BodyLimit, RateLimiter
 from credo.api.metrics import Instrument, Metrics
-from credo.api.routes import furnishing, me, queries, records
+from credo.api.routes import (
+    disputes,
+    furnishing,
+    me,
+    me_controls,
+    notifications,
+    queries,
+    records,
+    repair,
+)
 from credo.api.schemas import Health
 from credo.config import Settings, get_settings
 from credo.db import get_engine, get_sessionmaker
@@ -75,6 +84,10 @@ def create_app(
     app.include_router(records.router)
     app.include_router(furnishing.router)
     app.include_router(me.router)
+    app.include_router(me_controls.router)
+    app.include_router(repair.router)
+    for r in (*disputes.routers, *notifications.routers):
+        app.include_router(r)
     _operations(app)
     app.add_middleware(
         BodyLimit,

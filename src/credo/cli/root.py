@@ -15,7 +15,12 @@ from credo.cli.db import app as db_app
 from credo.cli.demo import demo
 from credo.furnishing.cli import batch_app, furnish
 from credo.institution.cli import app as institution_app
+from credo.notify.cli import app as notify_app
+from credo.repair.cli import app as repair_app
 from credo.report.cli import report
+from credo.retention.cli import app as retention_app
+from credo.rights.controls_cli import app as rights_app
+from credo.rights.dispute_cli import app as dispute_app
 from credo.scoring.cli import app as model_app
 from credo.scoring.cli import score
 from credo.security.cli import app as keys_app
@@ -41,6 +46,11 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(key_app, name="key")
 app.add_typer(consent_app, name="consent")
 app.add_typer(subject_access_app, name="subject-access")
+app.add_typer(dispute_app, name="dispute")
+app.add_typer(rights_app, name="rights")
+app.add_typer(repair_app, name="repair")
+app.add_typer(retention_app, name="retention")
+app.add_typer(notify_app, name="notify")
 app.command("synth")(synth)
 app.command("demo")(demo)
 app.command("serve")(serve)
