@@ -52,6 +52,7 @@ def frames_by_hand() -> Frames:
     })  # fmt: skip
     public = pl.DataFrame({
         "subject_id": [1], "filed_on": [date(2023, 5, 1)], "resolved_on": [date(2025, 1, 1)],
+        "kind": ["court_judgment"],
     })  # fmt: skip
     return Frames(accounts, statuses, inquiries, public)
 

@@ -18,6 +18,9 @@ from datetime import date
 
 import polars as pl
 
+from credo.config import Profile
+from credo.retention.rules import drop_expired_frames
+
 #: account types whose balance counts against a credit limit (revolving utilisation)
 REVOLVING = ("credit_card", "revolving_loan", "bnpl", "marketplace_credit")
 DPD_DEPTHS = (30, 60, 90)
@@ -60,7 +63,9 @@ STATUS_SCHEMA = {
     "amount_due_cents": pl.Int64, "amount_paid_cents": pl.Int64, "days_past_due": pl.Int64,
 }  # fmt: skip
 INQUIRY_SCHEMA = {"subject_id": pl.Int64, "inquired_on": pl.Date, "kind": pl.Utf8}
-PUBLIC_SCHEMA = {"subject_id": pl.Int64, "filed_on": pl.Date, "resolved_on": pl.Date}
+PUBLIC_SCHEMA = {
+    "subject_id": pl.Int64, "filed_on": pl.Date, "resolved_on": pl.Date, "kind": pl.Utf8,
+}  # fmt: skip
 
 
 def add_months(d: date, months: int) -> date:
@@ -90,8 +95,17 @@ def compute_features(
     *,
     as_of: date,
     subjects: pl.Series | None = None,
+    retention: Profile | None = None,
 ) -> pl.DataFrame:
-    """One row per subject (every subject with an account opened by `as_of`, or `subjects`)."""
+    """One row per subject (every subject with an account opened by `as_of`, or `subjects`).
+
+    With `retention`, negative data expired at `as_of` under that profile is left out first
+    (`credo.retention.rules`, docs/retention.md).
+    """
+    if retention is not None:
+        accounts, statuses, public_records = drop_expired_frames(
+            accounts, statuses, public_records, profile=retention, as_of=as_of
+        )
     month = as_of.replace(day=1)
     acc = accounts.filter(pl.col("opened_on") <= as_of)
     st = statuses.filter(pl.col("period") <= month).join(

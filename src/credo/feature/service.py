@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
+from credo.config import Profile, get_settings
 from credo.feature.pit import (
     ACCOUNT_SCHEMA,
     FEATURES,
@@ -23,6 +24,7 @@ from credo.feature.pit import (
 from credo.feature.single import features_from_rows
 from credo.inquiry.models import Inquiry
 from credo.public_record.models import PublicRecord
+from credo.retention.rules import drop_expired_rows
 from credo.versioning import version_known_at
 
 
@@ -67,7 +69,8 @@ def _statements(
     if inquiries_before is not None:
         inq = inq.where(Inquiry.recorded_at < inquiries_before)
     pub = version_known_at(
-        select(PublicRecord.subject_id, PublicRecord.filed_on, PublicRecord.resolved_on),
+        select(PublicRecord.subject_id, PublicRecord.filed_on, PublicRecord.resolved_on,
+               PublicRecord.kind),
         PublicRecord, known_at,
     )  # fmt: skip
     if subject_ids is not None:
@@ -117,27 +120,46 @@ def one_subject_features(
     *,
     known_at: datetime | None = None,
     inquiries_before: datetime | None = None,
+    retention: Profile | None = None,
 ) -> dict[str, float | None] | None:
     """One subject's features without Polars (`credo.feature.single`), or None when the
-    subject has no account opened by `as_of` (no credit file to score)."""
+    subject has no account opened by `as_of` (no credit file to score).
+
+    Negative data expired at `as_of` under `retention` (default: the configured profile) is
+    left out, so a file whose every account has expired is no file.
+    """
     acc, st, inq, pub = _statements(known_at, [subject_id], inquiries_before)
-    accounts = _plain_rows(session, acc, ACCOUNT_SCHEMA)
+    accounts, statuses, public_records = drop_expired_rows(
+        _plain_rows(session, acc, ACCOUNT_SCHEMA),
+        _plain_rows(session, st, STATUS_SCHEMA),
+        _plain_rows(session, pub, PUBLIC_SCHEMA),
+        profile=retention or get_settings().jurisdiction,
+        as_of=as_of,
+    )
     if not any(a[3] <= as_of for a in accounts):
         return None
     return features_from_rows(
         accounts,
-        _plain_rows(session, st, STATUS_SCHEMA),
+        statuses,
         _plain_rows(session, inq, INQUIRY_SCHEMA),
-        _plain_rows(session, pub, PUBLIC_SCHEMA),
+        public_records,
         as_of=as_of,
     )
 
 
-def features_of(frames: Frames, as_of: date, subjects: list[int] | None = None) -> pl.DataFrame:
-    """Features of every subject in `frames` (or of `subjects`) as of a date."""
+def features_of(
+    frames: Frames,
+    as_of: date,
+    subjects: list[int] | None = None,
+    *,
+    retention: Profile | None = None,
+) -> pl.DataFrame:
+    """Features of every subject in `frames` (or of `subjects`) as of a date, without the
+    negative data expired then under `retention` (default: the configured profile)."""
     return compute_features(
         frames.accounts, frames.statuses, frames.inquiries, frames.public_records,
         as_of=as_of, subjects=None if subjects is None else pl.Series(subjects, dtype=pl.Int64),
+        retention=retention or get_settings().jurisdiction,
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
+from credo.config import Profile
 from credo.feature.pit import (
     DPD_DEPTHS,
     DPD_WINDOWS,
@@ -20,6 +21,7 @@ from credo.feature.pit import (
     REVOLVING,
     add_months,
 )
+from credo.retention.rules import drop_expired_rows
 
 Row = Sequence  # a tuple in the column order of the matching *_SCHEMA in credo.feature.pit
 
@@ -39,14 +41,21 @@ def features_from_rows(
     public_records: Iterable[Row],
     *,
     as_of: date,
+    retention: Profile | None = None,
 ) -> dict[str, float | None]:
     """The features of one subject as of `as_of`, keyed and ordered as `FEATURES`.
 
     Rows are tuples in the column order of ``ACCOUNT_SCHEMA`` (subject_id, account_id,
     account_type, opened_on, closed_on, credit_limit_cents, status), ``STATUS_SCHEMA``
     (account_id, period, balance, due, paid, days_past_due), ``INQUIRY_SCHEMA`` (subject_id,
-    inquired_on, kind) and ``PUBLIC_SCHEMA`` (subject_id, filed_on, resolved_on).
+    inquired_on, kind) and ``PUBLIC_SCHEMA`` (subject_id, filed_on, resolved_on, kind).
+    With `retention`, negative data expired at `as_of` is left out first, as in
+    `compute_features`.
     """
+    if retention is not None:
+        accounts, statuses, public_records = drop_expired_rows(
+            accounts, statuses, public_records, profile=retention, as_of=as_of
+        )
     month = as_of.replace(day=1)
     acc = {a[1]: a for a in accounts if a[3] <= as_of}
     # (account_id, period, balance, due, paid, dpd, age) of the accounts opened by then

@@ -18,6 +18,8 @@ class PublicRecordKind(enum.StrEnum):
     enforcement = "enforcement"
     tax_arrears = "tax_arrears"
     admin_penalty = "admin_penalty"
+    #: kept longer in the ``us`` profile (FCRA §605(a)(1)); stored as text, so no migration
+    bankruptcy = "bankruptcy"
 
 
 class PublicRecord(Versioned, Base):

@@ -309,7 +309,22 @@ def _accounts(
     ).order_by(StatusRecord.account_id, StatusRecord.period)
     for r in session.execute(st):
         accounts[r.account_id].statuses.append(StatusData(*r[1:]))
-    return list(accounts.values())
+    # negative data expired at the as-of date is not shown, even before the retention job
+    # erases it: the same rule as the job (docs/retention.md)
+    from credo.config import get_settings
+    from credo.retention.rules import expired_in_account
+
+    profile = get_settings().jurisdiction
+    kept = []
+    for a in accounts.values():
+        whole, months = expired_in_account(
+            a.status, a.closed_on, [(s.period, s.days_past_due) for s in a.statuses], profile,
+            as_of=as_of,
+        )  # fmt: skip
+        if not whole:
+            a.statuses = [s for s in a.statuses if s.period not in months]
+            kept.append(a)
+    return kept
 
 
 def _public_records(
@@ -333,6 +348,11 @@ def _public_records(
         PublicRecord,
         known_at,
     ).order_by(PublicRecord.filed_on.desc(), PublicRecord.case_ref)
+    # expired records are not shown (docs/retention.md); imported here to keep this edit local
+    from credo.config import get_settings
+    from credo.retention.rules import public_record_expired
+
+    profile = get_settings().jurisdiction
     return [
         PublicRecordData(
             InstitutionData(r.code, r.name, r.inst_kind.value),
@@ -346,6 +366,7 @@ def _public_records(
             r.resolved_on if r.resolved_on is not None and r.resolved_on <= as_of else None,
         )
         for r in session.execute(stmt)
+        if not public_record_expired(r.kind, r.filed_on, r.resolved_on, profile, as_of=as_of)
     ]
 
 
