@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from credo.access.flows import NO_FILE, NO_FILE_UNDER_CONSENT
 from credo.access.models import Consent, Purpose
-from credo.access.policy import INQUIRY_KIND
+from credo.access.policy import INQUIRY_KIND, UNLAWFUL_PURPOSES
 from credo.db import utcnow
 from credo.feature.service import subject_features
 from credo.inquiry.models import Inquiry, InquirySource
@@ -35,7 +35,11 @@ from furnishing.bureau import (
 
 from .conftest import STRANGER, grant
 
-QUERY_PURPOSES = [p.value for p in Purpose if p is not Purpose.self_query]
+#: what an institution may query for in the cn profile (marketing is refused there for anyone:
+#: tests/rights/test_controls_enforcement.py)
+QUERY_PURPOSES = [
+    p.value for p in Purpose if p is not Purpose.self_query and p not in UNLAWFUL_PURPOSES["cn"]
+]
 
 
 def _api_inquiries(api) -> list[Inquiry]:

@@ -23,17 +23,24 @@ from credo.access.consent import facts, refuse
 from credo.access.keys import Principal, require_role
 from credo.access.models import Consent, Purpose, Role, Scope
 from credo.access.policy import (
+    OPT_OUT_OF,
     consent_problem,
+    frozen_file,
     inquiry_kind,
     not_on_file,
+    opted_out,
     parse_purpose,
     parse_scope,
+    unlawful_purpose,
 )
 from credo.audit import service as audit
+from credo.config import Profile, get_settings
 from credo.core.normalize import ID_TYPES, normalize_identifier
 from credo.db import utcnow
 from credo.errors import Forbidden, Invalid, NotFound
-from credo.inquiry.models import Inquiry, InquirySource
+from credo.inquiry.models import Inquiry, InquiryKind, InquirySource
+from credo.rights import controls
+from credo.rights.models import OptOutUse
 from credo.security.keys import KeyRing
 from credo.security.service import bind_index_key
 from credo.subject.models import Subject
@@ -101,10 +108,13 @@ def authorise_query(
     scope: Scope | str,
     keyring: KeyRing,
     at: datetime | None = None,
+    profile: Profile | None = None,
 ) -> AuthorisedQuery:
     """Allow `principal` to see the report or score of the subject with this identifier, or
-    raise: Forbidden (no querier role; consent missing, of another subject, purpose or scope,
-    expired, revoked), NotFound (no such file), Invalid (bad purpose, scope or identifier).
+    raise: Forbidden (no querier role; a purpose the `profile`'s law bars; consent missing, of
+    another subject, purpose or scope, expired, revoked; a hard inquiry on a frozen file; a use
+    the subject opted out of), NotFound (no such file), Invalid (bad purpose, scope or
+    identifier).
 
     An allowed query writes one inquiry (hard or soft by purpose, see `INQUIRY_KIND`) and one
     ledger entry ``query.authorise``; neither carries the identifier.
@@ -113,6 +123,7 @@ def authorise_query(
         return _authorise(
             session, principal, id_type=id_type, id_number=id_number, purpose=purpose,
             consent_ref=consent_ref, scope=scope, keyring=keyring, at=at or utcnow(),
+            profile=profile or get_settings().jurisdiction,
         )  # fmt: skip
     except (Forbidden, NotFound, Invalid) as exc:
         # messages never carry an identifier (see credo.access.policy), so they can be logged
@@ -131,9 +142,13 @@ def _authorise(
     scope: Scope | str,
     keyring: KeyRing,
     at: datetime,
+    profile: Profile,
 ) -> AuthorisedQuery:
     require_role(principal, Role.querier)
     purpose, scope = parse_purpose(purpose), parse_scope(scope)
+    unlawful = unlawful_purpose(purpose, profile.code)
+    if unlawful is not None:  # about the purpose alone: says nothing about anyone's file
+        raise refuse(unlawful)
     ref = (consent_ref or "").strip().upper()
     consent = session.scalar(select(Consent).where(Consent.ref == ref)) if ref else None
     if consent is None or consent.institution_id != principal.institution_id:
@@ -151,9 +166,16 @@ def _authorise(
     )  # fmt: skip
     if refusal is not None:
         raise refuse(refusal)
+    # The subject's own controls, checked only once a valid consent of this subject is shown:
+    # the institution already knows the person, and learns only that the query is refused.
+    kind = inquiry_kind(purpose)
+    if kind is InquiryKind.hard and controls.active_flags(session, subject.id, at).frozen:
+        raise refuse(frozen_file(purpose))
+    use = OPT_OUT_OF.get(purpose)
+    if use is not None and controls.is_opted_out(session, subject.id, OptOutUse(use), at):
+        raise refuse(opted_out(purpose))
     institution_id = principal.institution_id
     query_id = new_query_id()
-    kind = inquiry_kind(purpose)
     inquiry = Inquiry(
         subject_id=subject.id,
         institution_id=institution_id,

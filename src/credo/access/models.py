@@ -36,6 +36,10 @@ class Purpose(enum.StrEnum):
     marketplace_risk = "marketplace_risk"
     post_loan_management = "post_loan_management"
     self_query = "self_query"
+    #: prescreened offers of credit or insurance (barred by the subject's prescreen opt-out)
+    prescreen = "prescreen"
+    #: marketing use of the file: not lawful in the cn profile; barred by a marketing opt-out
+    marketing = "marketing"
 
 
 class Scope(enum.StrEnum):

@@ -27,6 +27,22 @@ INQUIRY_KIND: dict[Purpose, InquiryKind] = {
     Purpose.marketplace_risk: InquiryKind.soft,
     Purpose.post_loan_management: InquiryKind.soft,
     Purpose.self_query: InquiryKind.soft,
+    # offers the subject did not apply for: a look that must never lower their score
+    Purpose.prescreen: InquiryKind.soft,
+    Purpose.marketing: InquiryKind.soft,
+}
+
+#: purposes no institution may query for under a profile's law: PIPL and the Credit Reporting
+#: Regulation allow a credit file to be used only for credit decisions and risk management
+UNLAWFUL_PURPOSES: dict[str, frozenset[Purpose]] = {
+    "cn": frozenset({Purpose.marketing}),
+    "us": frozenset(),
+}
+
+#: the subject's opt-out (`credo.rights.models.OptOutUse` value) that bars a purpose
+OPT_OUT_OF: dict[Purpose, str] = {
+    Purpose.prescreen: "prescreen",
+    Purpose.marketing: "marketing",
 }
 
 
@@ -132,6 +148,33 @@ def consent_problem(
     if c.expires_at <= at:
         return Refusal("expired", f"consent {c.ref} expired on {c.expires_at:%Y-%m-%d}")
     return None
+
+
+def unlawful_purpose(purpose: Purpose, profile_code: str) -> Refusal | None:
+    """The refusal of a purpose the profile's law does not allow for anyone, else None."""
+    if purpose in UNLAWFUL_PURPOSES.get(profile_code, frozenset()):
+        return Refusal(
+            "purpose_not_lawful",
+            f"{purpose.value} is not a lawful purpose for querying a credit file in the "
+            f"{profile_code} profile",
+        )
+    return None
+
+
+def frozen_file(purpose: Purpose) -> Refusal:
+    """The refusal of a new hard inquiry on a file its subject froze."""
+    return Refusal(
+        "file_frozen",
+        f"the subject has frozen their credit file: new hard inquiries ({purpose.value}) are "
+        "refused until the subject lifts the freeze",
+    )
+
+
+def opted_out(purpose: Purpose) -> Refusal:
+    """The refusal of a query for a use the subject opted out of."""
+    return Refusal(
+        "opted_out", f"the subject has opted out of {OPT_OUT_OF[purpose]} uses of their file"
+    )
 
 
 def not_on_file(ref: str, institution_code: str) -> Refusal:

@@ -25,6 +25,8 @@ QueryPurpose = Literal[
     "insurance_underwriting",
     "marketplace_risk",
     "post_loan_management",
+    "prescreen",
+    "marketing",
 ]
 
 _EVIDENCE = "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b"
@@ -129,6 +131,16 @@ class Reason(BaseModel):
     points: float | None = None
 
 
+class FraudAlertOut(BaseModel):
+    """A fraud alert the subject placed on their file: verify who is applying before lending."""
+
+    placed_on: date
+    expires_on: date
+    extended: bool = Field(
+        description="a 7-year alert backed by an identity-theft report (else 1 year)"
+    )
+
+
 class ScoreResult(BaseModel):
     """A score served to an institution."""
 
@@ -155,6 +167,7 @@ class ScoreResult(BaseModel):
                     ],
                     "input_fingerprint": "9f2c...",
                     "inquiry": "hard",
+                    "fraud_alert": None,
                 }
             ]
         }
@@ -173,6 +186,9 @@ class ScoreResult(BaseModel):
     reasons: list[dict[str, Any]] = Field(default_factory=list, description="why, worst first")
     input_fingerprint: str | None = None
     inquiry: Literal["hard", "soft"] = Field(description="the inquiry this query recorded")
+    fraud_alert: FraudAlertOut | None = Field(
+        None, description="the subject's fraud alert in force: confirm the applicant's identity"
+    )
 
 
 class ConsentCreate(_Identified):

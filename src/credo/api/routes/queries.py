@@ -22,6 +22,7 @@ from credo.audit import service as audit
 from credo.errors import CredoError, Forbidden, NotFound
 from credo.report.render import render
 from credo.report.service import build_report
+from credo.rights.controls import active_flags
 from credo.scoring import registry
 from credo.scoring.service import score_subjects
 
@@ -78,6 +79,7 @@ def _authorise(ctx: ApiContext, session, who: Principal, body: SubjectQuery, sco
     return authorise_query(
         session, who, id_type=body.id_type, id_number=body.id_number, purpose=body.purpose,
         consent_ref=body.consent_ref, scope=scope, keyring=ctx.keyring,
+        profile=ctx.settings.jurisdiction,
     )  # fmt: skip
 
 
@@ -90,7 +92,8 @@ def _authorise(ctx: ApiContext, session, who: Principal, body: SubjectQuery, sco
         "subject identified in the body. Needs the querier role and a valid consent of this "
         "subject to this institution for this purpose covering the score. Writes an inquiry "
         "(hard for new credit decisions) that the subject sees in their report. The score is "
-        "computed on the file as it stood before this query's own inquiry."
+        "computed on the file as it stood before this query's own inquiry. A fraud alert the "
+        "subject placed is in `fraud_alert`: confirm who is applying before extending credit."
     ),
     responses=responses(401, 403, 404, 413, 422, 429, 503),
 )
@@ -112,6 +115,12 @@ def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
                 "scorable": bool(run.scores), "as_of": run.as_of,
                 "inquiry": query.inquiry.kind.value,
             }  # fmt: skip
+            alert = active_flags(session, query.subject.id, query.at).fraud_alert
+            if alert is not None:
+                result["fraud_alert"] = {
+                    "placed_on": alert.placed_at.date(), "expires_on": alert.expires_at.date(),
+                    "extended": alert.identity_theft_report_sha256 is not None,
+                }  # fmt: skip
             if run.scores:
                 s = run.scores[0]
                 result |= {
