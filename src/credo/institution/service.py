@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,4 +54,31 @@ def create(session: Session, *, code: str, name: str, kind: str, actor: str) -> 
         target=f"institution:{code}",
         details={"name": name, "kind": kind_enum.value},
     )
+    return inst
+
+
+def set_webhook(session: Session, *, code: str, url: str | None, actor: str) -> Institution:
+    """Set (or, with None, clear) where the webhook channel POSTs the institution's notices
+    (audited)."""
+    inst = get_by_code(session, code=code.strip().upper())
+    if url is not None:
+        url = url.strip()
+        if len(url) > 500:
+            raise Invalid(f"webhook URL must be at most 500 characters; got {len(url)}")
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError, ValueError):
+            raise Invalid(f"webhook URL is not a URL; got {url!r}") from None
+        if parsed.userinfo:
+            # the signature authenticates the bureau; a password in the URL would be stored
+            # and shown in plain text (so it is not repeated in this message either)
+            raise Invalid("webhook URL must not carry a user name or password")
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise Invalid(f"webhook URL must be http(s)://host/...; got {url!r}")
+    inst.webhook_url = url
+    session.flush()
+    audit.append(
+        session, actor=actor, action="institution.webhook", target=f"institution:{inst.code}",
+        details={"url": url},
+    )  # fmt: skip
     return inst
