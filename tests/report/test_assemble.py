@@ -115,6 +115,7 @@ def test_summary_of_accounts_overdue_public_records_and_inquiries():
         "enforcement": 1,
         "tax_arrears": 1,
         "admin_penalty": 0,
+        "bankruptcy": 0,
     }
     assert s["inquiries"]["last_1m"] == {"hard": 2, "soft": 0, "hard_institutions": 2}
     assert s["inquiries"]["last_3m"]["hard"] == 3

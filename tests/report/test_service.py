@@ -41,7 +41,7 @@ def test_every_viewer_and_language_gets_a_report_that_matches_the_schema(report)
             doc = report(viewer=viewer, lang=lang, **kw)
             Report.model_validate_json(orjson.dumps(doc))
             assert (doc["header"]["viewer"], doc["header"]["lang"]) == (viewer, lang)
-            assert doc["schema_version"] == "1.0" and doc["disputes"] == []
+            assert doc["schema_version"] == "1.1" and doc["disputes"] == []
             assert doc["statements"] == []
 
 

@@ -1,4 +1,4 @@
-"""Report assembly: a pure function from a `Snapshot` to the report document (format 1.0).
+"""Report assembly: a pure function from a `Snapshot` to the report document (format 1.1).
 
 No database, no clock: the report id and the generation time come in as arguments, so the same
 snapshot always assembles to the same report. What each viewer sees (docs/report.md):
@@ -34,6 +34,7 @@ from credo.report import labels
 from credo.report.schema import GRID_MONTHS, SCHEMA_VERSION
 from credo.report.snapshot import (
     AccountData,
+    DisputeMarkData,
     InquiryData,
     InstitutionData,
     ScoreData,
@@ -182,16 +183,18 @@ def _identity(snap: Snapshot, viewer: Viewer, querier: InstitutionData | None) -
 
 
 def _account(
-    acc: AccountData, snap: Snapshot, viewer: Viewer, querier: InstitutionData | None
+    acc: AccountData,
+    snap: Snapshot,
+    viewer: Viewer,
+    querier: InstitutionData | None,
+    disputed: bool = False,
 ) -> dict:
     cells = grid(acc, snap.as_of)
     reported = [c["days_past_due"] for c in cells if c["days_past_due"] is not None]
     latest = acc.statuses[-1] if acc.statuses else None
-    own = querier is not None and querier.code == acc.institution.code
-    show_ref = viewer is Viewer.subject or (viewer is Viewer.institution and own)
     return {
         "institution": _institution(acc.institution, viewer, querier),
-        "account_ref": acc.account_ref if show_ref else mask_id(acc.account_ref),
+        "account_ref": _account_ref(acc, viewer, querier),
         "account_type": acc.account_type,
         "currency": acc.currency,
         "opened_on": acc.opened_on.isoformat(),
@@ -214,8 +217,48 @@ def _account(
         },
         "worst_days_past_due": max(reported, default=0),
         "overdue_months": sum(1 for d in reported if d > 0),
-        "disputed": False,
+        "disputed": disputed,
         "grid": cells,
+    }
+
+
+def _account_ref(acc: AccountData, viewer: Viewer, querier: InstitutionData | None) -> str:
+    own = querier is not None and querier.code == acc.institution.code
+    show = viewer is Viewer.subject or (viewer is Viewer.institution and own)
+    return acc.account_ref if show else mask_id(acc.account_ref)
+
+
+def _mark(
+    m: DisputeMarkData,
+    accounts: dict[int, AccountData],
+    viewer: Viewer,
+    querier: InstitutionData | None,
+    lang: str,
+) -> dict:
+    """A dispute mark, naming the record the way the report shows it to this viewer."""
+    what = labels.label("dispute_record_type", m.record_type, lang)
+    detail = ""
+    acc = accounts.get(m.account_id) if m.account_id is not None else None
+    if acc is not None:
+        inst = labels.institution_name(_institution(acc.institution, viewer, querier), lang)
+        kind = labels.label("account_type", acc.account_type, lang)
+        detail = f"{inst} {kind} {_account_ref(acc, viewer, querier)}"
+        if m.period is not None:
+            detail += f" {month(m.period)}"
+    elif m.record_type == "public_record":
+        detail = f"{labels.label('public_record_kind', m.kind, lang)} {m.case_ref}"
+    elif m.record_type == "inquiry" and m.inquiry_institution is not None:
+        inst = labels.institution_name(_institution(m.inquiry_institution, viewer, querier), lang)
+        detail = f"{inst} {m.inquired_on.isoformat() if m.inquired_on else ''}".strip()
+    elif m.record_type == "identity":
+        detail = labels.label("identity_field", m.field, lang)
+    return {
+        "record_type": m.record_type,
+        "record": f"{what}: {detail}" if detail else what,
+        "opened_on": m.opened_on.isoformat(),
+        "status": m.status,
+        "escalated": m.escalated,
+        "note": m.note,
     }
 
 
@@ -381,7 +424,7 @@ def assemble(
     generated_at: datetime,
     lang: str,
 ) -> dict:
-    """The report document (format 1.0) for `viewer` from one subject's snapshot."""
+    """The report document (format 1.1) for `viewer` from one subject's snapshot."""
     viewer = Viewer(viewer)
     if lang not in labels.LANGS:
         raise ValueError(f"lang must be zh or en; got {lang!r}")
@@ -392,7 +435,16 @@ def assemble(
         )
     snap = snapshot
     months = grid_months(snap.as_of)
-    accounts = [_account(a, snap, viewer, institution) for a in _sorted(snap.accounts)]
+    disputed_accounts = {m.account_id for m in snap.disputes if m.account_id is not None}
+    disputed_records = {
+        (m.source_code, m.kind, m.case_ref)
+        for m in snap.disputes
+        if m.record_type == "public_record"
+    }
+    accounts = [
+        _account(a, snap, viewer, institution, a.account_id in disputed_accounts)
+        for a in _sorted(snap.accounts)
+    ]
     records = [
         {
             "kind": r.kind,
@@ -403,7 +455,7 @@ def assemble(
             "filed_on": r.filed_on.isoformat(),
             "resolved_on": r.resolved_on.isoformat() if r.resolved_on else None,
             "source": _institution(r.institution, viewer, institution),
-            "disputed": False,
+            "disputed": (r.institution.code, r.kind, r.case_ref) in disputed_records,
         }
         for r in snap.public_records
     ]
@@ -429,6 +481,16 @@ def assemble(
             if institution is None
             else {"code": institution.code, "name": institution.name, "kind": institution.kind},
             "purpose": purpose,
+            "fraud_alert": None
+            if snap.fraud_alert is None
+            else {
+                "placed_on": snap.fraud_alert.placed_on.isoformat(),
+                "expires_on": snap.fraud_alert.expires_on.isoformat()
+                if snap.fraud_alert.expires_on
+                else None,
+                "extended": snap.fraud_alert.extended,
+            },
+            "frozen": snap.frozen,
         },
         "identity": _identity(snap, viewer, institution),
         "summary": {
@@ -439,9 +501,13 @@ def assemble(
         },
         "accounts": accounts,
         "public_records": records,
-        # filled by the disputes service; present and empty until then
-        "disputes": [],
-        "statements": [],
+        "disputes": [
+            _mark(m, {a.account_id: a for a in snap.accounts}, viewer, institution, lang)
+            for m in snap.disputes
+        ],
+        "statements": [
+            {"added_on": st.added_on.isoformat(), "text": st.text} for st in snap.statements
+        ],
         "inquiries": inquiries,
         "score": _score(snap.score, snap, lang),
     }

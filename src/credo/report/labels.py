@@ -121,6 +121,21 @@ _TEXT: dict[str, tuple[str, str]] = {
         "data is masked according to who views the report. Records you believe are wrong can "
         "be disputed with the bureau.",
     ),
+    "fraud_alert": ("欺诈警示", "Fraud alert"),
+    "fraud_alert_text": (
+        "本人已声明存在身份被冒用风险：授信前请核实本人身份。有效期至 {date}。",
+        "The subject placed a fraud alert: verify their identity before extending credit. "
+        "In force until {date}.",
+    ),
+    "fraud_alert_extended": ("（依身份盗用报案延长）", " (extended on an identity-theft report)"),
+    "frozen": (
+        "信用档案已由本人冻结：新的贷款、信用卡等审批查询将被拒绝。",
+        "The subject froze this file: new credit-approval inquiries are refused.",
+    ),
+    "escalated": ("已超期，已升级处理", "past its deadline, escalated"),
+    "dispute_status": ("处理状态", "Status"),
+    "dispute_note": ("说明", "Note"),
+    "dispute_record": ("异议对象", "Record"),
     "historical_note": (
         "本报告为历史视图：仅包含截至 {date} 当日结束时征信机构已掌握的信息。",
         "Historical view: only what the bureau knew by the end of {date}.",
@@ -173,6 +188,7 @@ _CODES: dict[str, dict[str, tuple[str, str]]] = {
         "marketplace_risk": ("交易风险评估", "Marketplace risk"),
         "self_query": ("本人查询", "Self query"),
         "prescreen": ("预审", "Prescreening"),
+        "marketing": ("营销", "Marketing"),
         "dispute_review": ("异议核查", "Dispute review"),
         "data_quality": ("数据质量核查", "Data quality review"),
         "customer_service": ("客户服务", "Customer service"),
@@ -183,6 +199,7 @@ _CODES: dict[str, dict[str, tuple[str, str]]] = {
         "enforcement": ("强制执行（失信被执行人）", "Enforcement (judgment debtor list)"),
         "tax_arrears": ("欠税", "Tax arrears"),
         "admin_penalty": ("行政处罚", "Administrative penalty"),
+        "bankruptcy": ("破产", "Bankruptcy"),
     },
     "grid": {
         "N": ("正常还款", "paid as agreed"),
@@ -202,6 +219,24 @@ _CODES: dict[str, dict[str, tuple[str, str]]] = {
     "no_score": {
         "no_credit_file": ("无信贷账户，暂无法评分", "no account on file, so no score"),
         "not_scored": ("截至该日尚未评分", "not scored by that date"),
+    },
+    "dispute_status": {
+        "open": ("核查中", "under review"),
+        "answered": ("机构已回复，待征信机构裁定", "answered, awaiting the bureau's decision"),
+        "unresolved": ("异议未决", "unresolved"),
+    },
+    "dispute_record_type": {
+        "identity": ("身份信息", "Identity"),
+        "account": ("账户", "Account"),
+        "status": ("还款记录", "Monthly status"),
+        "public_record": ("公共记录", "Public record"),
+        "inquiry": ("查询记录", "Inquiry"),
+    },
+    "identity_field": {
+        "name": ("姓名", "name"),
+        "birth_date": ("出生日期", "date of birth"),
+        "phone": ("电话", "phone"),
+        "address": ("地址", "address"),
     },
     "record_status": {"resolved": ("已结案", "resolved"), "unresolved": ("未结案", "unresolved")},
 }
@@ -231,3 +266,12 @@ def label(group: str, code: object, lang: str) -> str:
 def codes(group: str) -> list[str]:
     """The codes of a group, in display order."""
     return list(_CODES[group])
+
+
+def institution_name(ref: dict | None, lang: str) -> str:
+    """An institution's name, or its kind when the viewer may not see which one it was."""
+    if ref is None:
+        return "—"
+    if ref.get("name"):
+        return ref["name"]
+    return text("withheld", lang, kind=label("institution_kind", ref["kind"], lang))

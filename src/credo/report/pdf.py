@@ -186,6 +186,14 @@ class _Doc:
         ]
         if h["historical"]:
             out.append(P(self.t("historical_note", date=h["as_of"]), "small"))
+        alert = h.get("fraud_alert")
+        if alert:
+            text = self.t("fraud_alert_text", date=alert["expires_on"] or "—")
+            if alert["extended"]:
+                text += self.t("fraud_alert_extended")
+            out.append(P(f"{self.t('fraud_alert')}: {text}"))
+        if h.get("frozen"):
+            out.append(P(self.t("frozen")))
         return out
 
     def gauge(self, sc: dict) -> Drawing:
@@ -516,11 +524,15 @@ class _Doc:
             if not items:
                 out.append(P(self.t("none"), "small"))
             for item in items:
-                text = (
-                    f"{item['opened_on']} {item['record']} {item['status']} {item['note'] or ''}"
-                    if "record" in item
-                    else f"{item['added_on']} {item['text']}"
-                )
+                if "record" in item:
+                    status = self.l("dispute_status", item["status"])
+                    if item["escalated"]:
+                        status += f" · {self.t('escalated')}"
+                    text = f"{item['opened_on']} {item['record']} · {status}"
+                    if item["note"]:
+                        text += f" · {item['note']}"
+                else:
+                    text = f"{item['added_on']} {item['text']}"
                 out.append(P(text))
         return out
 

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 from credo.core.templates import environment
 from credo.report import labels
+from credo.report.labels import institution_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -73,15 +74,6 @@ def fmt_when(iso: str | None) -> str:
 
 def fmt_pd(pd_: float | None) -> str:
     return "—" if pd_ is None else f"{pd_ * 100:.2f}%"
-
-
-def institution_name(ref: dict | None, lang: str) -> str:
-    """An institution's name, or its kind when the viewer may not see which one it was."""
-    if ref is None:
-        return "—"
-    if ref.get("name"):
-        return ref["name"]
-    return labels.text("withheld", lang, kind=labels.label("institution_kind", ref["kind"], lang))
 
 
 def grid_years(cells: list[dict]) -> list[tuple[str, int]]:

@@ -1,4 +1,4 @@
-"""The credit report's JSON format, version 1.0 (documented in docs/report.md).
+"""The credit report's JSON format, version 1.1 (documented in docs/report.md).
 
 These pydantic models are the contract: every report the service serves is validated against
 them, and `json_schema()` is the JSON Schema published in ``docs/report.schema.json`` (a test
@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SCHEMA_VERSION = "1.0"
-SCHEMA_ID = "https://credo.dev/schemas/credit-report/1.0.json"
+SCHEMA_VERSION = "1.1"
+SCHEMA_ID = "https://credo.dev/schemas/credit-report/1.1.json"
 GRID_MONTHS = 24
 
 Money = Annotated[str, StringConstraints(pattern=r"^\d+\.\d{2}$")]
@@ -30,7 +30,9 @@ AccountType = Literal[
     "installment_loan", "revolving_loan", "credit_card", "bnpl", "marketplace_credit", "guarantee"
 ]
 AccountStatus = Literal["open", "closed", "charged_off", "transferred"]
-PublicRecordKind = Literal["court_judgment", "enforcement", "tax_arrears", "admin_penalty"]
+PublicRecordKind = Literal[
+    "court_judgment", "enforcement", "tax_arrears", "admin_penalty", "bankruptcy"
+]
 
 
 class _Model(BaseModel):
@@ -45,6 +47,14 @@ class InstitutionRef(_Model):
     kind: str = Field(description="bank, consumer_finance, online_lending, marketplace, ...")
 
 
+class FraudAlert(_Model):
+    """A fraud alert the subject placed: verify their identity before extending credit."""
+
+    placed_on: date
+    expires_on: date | None
+    extended: bool = Field(description="a 7-year alert backed by an identity-theft report")
+
+
 class Header(_Model):
     report_id: str = Field(description="unique per report served; in the audit ledger")
     generated_at: datetime
@@ -56,6 +66,12 @@ class Header(_Model):
     lang: Lang
     institution: InstitutionRef | None = Field(description="the querying institution")
     purpose: str | None = Field(description="the stated reason for the query")
+    fraud_alert: FraudAlert | None = Field(
+        description="the subject's fraud alert in force on as_of (1.1)"
+    )
+    frozen: bool = Field(
+        description="the subject froze the file: new hard inquiries are refused (1.1)"
+    )
 
 
 class Contact(_Model):
@@ -114,6 +130,7 @@ class PublicRecordSummary(_Model):
     enforcement: int = Field(ge=0)
     tax_arrears: int = Field(ge=0)
     admin_penalty: int = Field(ge=0)
+    bankruptcy: int = Field(ge=0, description="(1.1)")
 
 
 class InquiryWindow(_Model):
@@ -191,13 +208,19 @@ class PublicRecord(_Model):
 
 
 class DisputeMark(_Model):
-    """A record the subject disputes (filled by the disputes service)."""
+    """A record the subject disputes: under review, or closed as unresolved (docs/disputes.md).
+
+    A dispute closed as corrected or confirmed leaves no mark."""
 
     record_type: Literal["identity", "account", "status", "public_record", "inquiry"]
     record: str = Field(description="which record, in words the subject recognises")
     opened_on: date
-    status: str
-    note: str | None
+    status: Literal["open", "answered", "unresolved"] = Field(
+        description="open: with the furnisher; answered: awaiting the bureau's decision; "
+        "unresolved: decided without settling it, the mark stays with a note"
+    )
+    escalated: bool = Field(description="past its legal deadline and escalated (1.1)")
+    note: str | None = Field(description="the bureau's note on an unresolved dispute")
 
 
 class Statement(_Model):
@@ -249,11 +272,11 @@ class Score(_Model):
 
 
 class Report(_Model):
-    """A credit report, format 1.0."""
+    """A credit report, format 1.1."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"$id": SCHEMA_ID})
 
-    schema_version: Literal["1.0"]
+    schema_version: Literal["1.1"]
     header: Header
     identity: Identity
     summary: Summary

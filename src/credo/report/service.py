@@ -117,7 +117,7 @@ def build_report(
         keyring=keyring or get_keyring(),
         viewer=viewer,
         inquiry_years=get_settings().jurisdiction.inquiry_disclosure_years,
-        today=now.date(),
+        now=now,
     )
     report_id = report_id or uuid.uuid4().hex
     report = assemble(

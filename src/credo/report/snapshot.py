@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
@@ -36,6 +36,13 @@ from credo.feature.pit import add_months
 from credo.inquiry.models import Inquiry
 from credo.institution.models import Institution
 from credo.public_record.models import PublicRecord
+from credo.rights.models import (
+    Dispute,
+    DisputeOutcome,
+    FileFlag,
+    FlagKind,
+    PersonalStatement,
+)
 from credo.scoring.models import ModelVersion, SubjectScore
 from credo.security.keys import KeyRing
 from credo.subject.models import Subject, SubjectInfo
@@ -146,6 +153,44 @@ class ScoreData:
     score_range: tuple[float, float] | None
 
 
+@dataclass(frozen=True, slots=True)
+class DisputeMarkData:
+    """A record the subject disputes: open, waiting for a decision, or closed unresolved."""
+
+    record_type: str
+    #: ``open``, ``answered`` (the furnisher replied) or ``unresolved``
+    status: str
+    opened_on: date
+    escalated: bool
+    #: the operator's note on an unresolved dispute
+    note: str | None
+    account_id: int | None = None
+    period: date | None = None
+    #: public records: the furnisher's code, the kind and the case reference
+    source_code: str | None = None
+    kind: str | None = None
+    case_ref: str | None = None
+    #: inquiries: when and by whom
+    inquired_on: date | None = None
+    inquiry_institution: InstitutionData | None = None
+    #: identity: which field
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementData:
+    added_on: date
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FraudAlertData:
+    placed_on: date
+    expires_on: date | None
+    #: a 7-year alert backed by an identity-theft report
+    extended: bool
+
+
 @dataclass(slots=True)
 class Snapshot:
     """One subject's records as known at the end of `as_of` (or now)."""
@@ -162,6 +207,11 @@ class Snapshot:
     public_records: list[PublicRecordData] = field(default_factory=list)
     inquiries: list[InquiryData] = field(default_factory=list)
     score: ScoreData | None = None
+    disputes: list[DisputeMarkData] = field(default_factory=list)
+    statements: list[StatementData] = field(default_factory=list)
+    fraud_alert: FraudAlertData | None = None
+    #: new hard inquiries are refused while the subject keeps the file frozen
+    frozen: bool = False
 
 
 def end_of_day(d: date) -> datetime:
@@ -181,11 +231,12 @@ def load_snapshot(
     keyring: KeyRing,
     viewer: Viewer = Viewer.institution,
     inquiry_years: int = 2,
-    today: date | None = None,
+    now: datetime | None = None,
 ) -> Snapshot:
-    """Load one subject's report data as of `as_of` (None: now) with seven queries."""
+    """Load one subject's report data as of `as_of` (None: now) with ten queries."""
     viewer = Viewer(viewer)
-    today = today or datetime.now(UTC).date()
+    now = now or datetime.now(UTC)
+    today = now.date()
     historical = as_of is not None and as_of < today
     as_of = as_of or today
     known_at = end_of_day(as_of) if historical else None
@@ -200,6 +251,11 @@ def load_snapshot(
     snap.public_records = _public_records(session, subject_id, as_of, known_at)
     snap.inquiries = _inquiries(session, subject_id, as_of, known_at, inquiry_years)
     snap.score = _score(session, subject_id, as_of, known_at)
+    # disputes, statements and flags: as they stood at the knowledge cut, or now
+    at = known_at if known_at is not None else now
+    snap.disputes = _disputes(session, subject_id, at)
+    snap.statements = _statements(session, subject_id, keyring, at)
+    snap.fraud_alert, snap.frozen = _flags(session, subject_id, at)
     return snap
 
 
@@ -448,3 +504,97 @@ def _score(
         factor=factor,
         score_range=score_range,
     )
+
+
+def _disputes(session: Session, subject_id: int, at: datetime) -> list[DisputeMarkData]:
+    """Disputes open at `at`, and those closed as unresolved by then: their mark stays. A
+    dispute closed as corrected or confirmed leaves no mark."""
+    stmt = (
+        select(Dispute, Institution.code, Institution.name, Institution.kind, Inquiry.inquired_on)
+        .outerjoin(Institution, Institution.id == Dispute.institution_id)
+        .outerjoin(
+            Inquiry,
+            and_(
+                Dispute.record_type == "inquiry",
+                Inquiry.id == Dispute.record_id,
+                Inquiry.subject_id == subject_id,
+            ),
+        )
+        .where(Dispute.subject_id == subject_id, Dispute.filed_at <= at)
+        .order_by(Dispute.filed_at, Dispute.id)
+    )
+    out = []
+    for d, code, name, kind, inquired_on in session.execute(stmt):
+        closed = d.closed_at is not None and d.closed_at <= at
+        if closed and d.outcome is not DisputeOutcome.unresolved:
+            continue
+        if closed:
+            status = "unresolved"
+        elif d.answered_at is not None and d.answered_at <= at:
+            status = "answered"
+        else:
+            status = "open"
+        source = InstitutionData(code, name, kind.value) if code is not None else None
+        pr_kind = case_ref = None
+        if d.record_type.value == "public_record":
+            # target key: public_record:<institution id>:<kind>:<case ref>
+            _, _, pr_kind, case_ref = d.target_key.split(":", 3)
+        is_inquiry = d.record_type.value == "inquiry"
+        out.append(
+            DisputeMarkData(
+                record_type=d.record_type.value,
+                status=status,
+                opened_on=d.filed_at.date(),
+                escalated=d.escalated_at is not None and d.escalated_at <= at,
+                note=d.decision_note if closed else None,
+                account_id=d.account_id,
+                period=d.period,
+                source_code=code,
+                kind=pr_kind,
+                case_ref=case_ref,
+                inquired_on=inquired_on if is_inquiry else None,
+                inquiry_institution=source if is_inquiry else None,
+                field=d.field,
+            )
+        )
+    return out
+
+
+def _statements(
+    session: Session, subject_id: int, keyring: KeyRing, at: datetime
+) -> list[StatementData]:
+    """The personal statement on file at `at`."""
+    stmt = (
+        select(PersonalStatement.created_at, PersonalStatement.text_enc)
+        .where(
+            PersonalStatement.subject_id == subject_id,
+            PersonalStatement.created_at <= at,
+            or_(PersonalStatement.removed_at.is_(None), PersonalStatement.removed_at > at),
+        )
+        .order_by(PersonalStatement.created_at.desc())
+    )
+    return [
+        StatementData(created.date(), keyring.decrypt(enc, column="personal_statement.text"))
+        for created, enc in session.execute(stmt)
+    ]
+
+
+def _flags(session: Session, subject_id: int, at: datetime) -> tuple[FraudAlertData | None, bool]:
+    """The fraud alert in force and whether the file is frozen at `at`."""
+    stmt = select(FileFlag).where(
+        FileFlag.subject_id == subject_id,
+        FileFlag.placed_at <= at,
+        or_(FileFlag.lifted_at.is_(None), FileFlag.lifted_at > at),
+        or_(FileFlag.expires_at.is_(None), FileFlag.expires_at > at),
+    )
+    alert, frozen = None, False
+    for f in session.scalars(stmt):
+        if f.kind is FlagKind.freeze:
+            frozen = True
+        else:
+            alert = FraudAlertData(
+                placed_on=f.placed_at.date(),
+                expires_on=f.expires_at.date() if f.expires_at else None,
+                extended=f.identity_theft_report_sha256 is not None,
+            )
+    return alert, frozen
