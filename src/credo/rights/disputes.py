@@ -79,11 +79,15 @@ REASON_MAX = 2000
 #: longest note of an answer or a decision (the decision's column holds 1000)
 ANSWER_NOTE_MAX = 2000
 DECISION_NOTE_MAX = 1000
+_REF = re.compile(r"D[0-9A-Z]{12}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def dispute_not_found(ref: str) -> NotFound:
-    return NotFound(f"no dispute {shown(ref)}", code="dispute_not_found")
+    text = str(ref).strip().upper()
+    return NotFound(
+        f"no dispute {text if _REF.fullmatch(text) else shown(ref)}", code="dispute_not_found"
+    )
 
 
 # -- checks on free text -------------------------------------------------------------------------
@@ -567,10 +571,11 @@ def correction_of(d: Dispute) -> dict[str, Any] | None:
     return orjson.loads(d.correction) if d.correction else None
 
 
-def by_whom(actor: str) -> str:
-    """Who took a step, as the subject may be told: subject, furnisher or bureau."""
-    if actor.startswith("subject:"):
+def by_whom(event: DisputeEvent) -> str:
+    """Who took a step, as the subject may be told: subject, furnisher or bureau (operators
+    call with an institution's key too, so only an answer through the API is the furnisher's)."""
+    if event.actor.startswith("subject:"):
         return "subject"
-    if actor.startswith("api:"):
+    if event.kind == "answered" and event.actor.startswith("api:"):
         return "furnisher"
     return "bureau"
