@@ -27,8 +27,7 @@ so that the client spends as little of the two cores as possible):
 
 Each run also records the CPU seconds per request of the server processes, of this client and
 of the rest of the machine (mostly PostgreSQL), and samples ``pg_stat_activity`` every 50 ms
-(backends running, and waiting on the audit ledger's advisory lock). While building, each
-file's transaction is ANALYZEd as it grows (see `_analyzer`; ``--no-analyze`` to skip).
+(backends running, and waiting on the audit ledger's advisory lock).
 
 Every non-200 answer is an error and is shown with its status and body. For each uvicorn worker
 count in ``--workers`` the whole set is run against a fresh server. Goals (computed, never
@@ -249,7 +248,6 @@ def build_bureau(args, params: dict) -> dict:
                 "files": str(files),
                 "sample": args.sample,
                 "querier": QUERIER,
-                "analyze": not args.no_analyze,
             },
             _child_env(url, secret),
         )
@@ -343,7 +341,6 @@ def build_worker(spec: dict) -> dict:
                 actor=ACTOR,
                 as_of=as_of,
                 chunk_rows=settings.furnish_chunk_rows,
-                progress=_analyzer(session) if spec["analyze"] else None,
             )
         seconds = time.perf_counter() - t1
         out["files"].append(
@@ -355,7 +352,6 @@ def build_worker(spec: dict) -> dict:
             f"({report.lines / max(seconds, 1e-9):,.0f}/s)"
         )
     out["furnish_seconds"] = round(time.perf_counter() - t0, 1)
-    out["analyze_while_furnishing"] = spec["analyze"]
 
     t0 = time.perf_counter()
     _log("training, validating and publishing the person scorecard")
@@ -394,30 +390,6 @@ def build_worker(spec: dict) -> dict:
             conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() / 2**20
         )
     return out
-
-
-def _analyzer(session):
-    """A furnishing progress callback that runs ANALYZE inside the file's transaction each time
-    the file read so far has doubled (from 4 MB on).
-
-    Why: a file is furnished in one transaction, and PostgreSQL plans the pipeline's per-chunk
-    lookups from table statistics that do not see that transaction's own rows. On a bureau
-    built from empty tables the duplicate check for inquiries (``institution_id = ? AND
-    content_hash IN (...)``) is then planned as a scan of every inquiry of the institution so
-    far, so a 100,000-subject file furnishes in quadratic time (measured: ~100 ms per lookup at
-    300,000 inquiries, 1.3 ms after ANALYZE). ANALYZE inside the transaction samples its own
-    rows too; doubling keeps the statistics within 2x of the truth at O(log n) cost.
-    """
-    from sqlalchemy import text
-
-    next_at = [4 << 20]
-
-    def progress(done: int, total: int) -> None:
-        if done >= next_at[0] and done < total:
-            session.execute(text("ANALYZE"))
-            next_at[0] = 2 * done
-
-    return progress
 
 
 def _sample_persons(truth: Path, n: int, seed: int) -> list[str]:
@@ -1279,11 +1251,6 @@ def parse_args(argv=None):
     p.add_argument("--rebuild", action="store_true", help="build the bureau even if cached")
     p.add_argument("--build-only", action="store_true", help="build (or check) the bureau, stop")
     p.add_argument("--keep-files", action="store_true", help="keep the generated files")
-    p.add_argument(
-        "--no-analyze",
-        action="store_true",
-        help="building: do not ANALYZE inside each file's transaction (quadratic on big files)",
-    )
     p.add_argument("--workers", type=_workers, default=[1, 2], help="uvicorn worker counts")
     p.add_argument("--rate", type=float, default=GOAL_RATE, help="fixed-rate requests/s")
     p.add_argument("--seconds", type=float, default=20, help="length of a fixed-rate run")

@@ -482,3 +482,42 @@ def test_chunk_boundaries_do_not_change_results(engine, tmp_path, keyring, cn):
         assert report.changes == big.changes
         assert counts == big_counts
         assert snap == big_snap
+
+
+def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
+    engine, tmp_path, keyring, cn
+):
+    """On PostgreSQL the looked-up tables are ANALYZEd inside the file's own transaction each
+    time the lines processed double from a threshold, so the planner counts the rows that
+    transaction inserted; SQLite needs none of it."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    rows = generated_bureau(150)
+    path, size = _write(tmp_path, "big", rows), len(rows)
+    analyzed: list[str] = []
+
+    def spy(conn, cursor, statement, *args):
+        if statement.startswith("ANALYZE"):
+            analyzed.append(statement)
+
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        counts = {}
+        for analyze_from in (size + 1, size // 8):
+            analyzed.clear()
+            with Session(engine) as session:
+                add_institution(session)
+                run(session, path, keyring, cn, chunk_rows=100, analyze_from_lines=analyze_from)
+                session.rollback()
+            counts[analyze_from] = list(analyzed)
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert counts[size + 1] == []
+    if engine.dialect.name != "postgresql":
+        assert counts[size // 8] == []
+        return
+    # at 1/8 of the lines, then each doubling: about 1/8, 1/4, 1/2 of them and, chunks
+    # permitting, once more before the end
+    assert 3 <= len(counts[size // 8]) <= 4
+    assert all("inquiry" in s and "status_record" in s for s in counts[size // 8])

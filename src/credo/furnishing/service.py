@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from credo.audit import service as audit
@@ -170,6 +170,41 @@ class BatchRun:
             self.quarantine = []
 
 
+class _Statistics:
+    """Keeps PostgreSQL's planner statistics close to the truth while one big file loads.
+
+    A file is furnished in one transaction, and PostgreSQL plans each chunk's lookups from
+    statistics that do not count the rows this transaction inserted. Into empty tables, the
+    inquiry duplicate check (``institution_id = ? AND content_hash IN (...)``) is then planned
+    as a scan of every inquiry of the institution so far, and a 100,000-subject first file
+    loads in quadratic time (measured: 100 ms per lookup at 300,000 inquiries, 1.3 ms after
+    ANALYZE). ANALYZE inside the transaction samples its own rows too; running it each time the
+    lines processed have doubled keeps the statistics within 2x of the truth at O(log n) cost.
+    SQLite plans without such statistics and needs none of this.
+    """
+
+    TABLES = (
+        "subject",
+        "subject_info",
+        "account",
+        "account_version",
+        "status_record",
+        "inquiry",
+        "public_record",
+    )
+
+    def __init__(self, session: Session, first_at: int) -> None:
+        self.session = session
+        self.enabled = session.get_bind().dialect.name == "postgresql"
+        self.next_at = first_at
+
+    def refresh(self, done: int) -> None:
+        """Called after each full chunk (never after the last, partial one)."""
+        if self.enabled and done >= self.next_at:
+            self.session.execute(text("ANALYZE " + ", ".join(self.TABLES)))
+            self.next_at = 2 * done
+
+
 def furnish(
     session: Session,
     *,
@@ -182,11 +217,14 @@ def furnish(
     chunk_rows: int = 5000,
     progress: Callable[[int, int], None] | None = None,
     today: date | None = None,
+    analyze_from_lines: int = 50_000,
 ) -> BatchReport:
     """Furnish one file for one institution; returns the batch report.
 
     Raises `FormatError` (nothing written) when the file is not the furnishing format at all,
-    and `NotFound` for an unknown institution.
+    and `NotFound` for an unknown institution. On PostgreSQL the looked-up tables are ANALYZEd
+    inside the file's transaction once `analyze_from_lines` lines have been processed and
+    again each time that doubles (see `_Statistics`).
     """
     started = time.perf_counter()
     today = today or date.today()
@@ -238,6 +276,8 @@ def furnish(
         report=report,
     )
     total = path.stat().st_size
+    stats = _Statistics(session, analyze_from_lines)
+    lines = 0
     with path.open("rb") as fh:
         hashing = HashingReader(fh)
         stream = io.BufferedReader(hashing, buffer_size=1 << 20)
@@ -247,7 +287,9 @@ def furnish(
             chunk.append(raw)
             if len(chunk) >= chunk_rows:
                 run.process(chunk)
+                lines += len(chunk)
                 chunk = []
+                stats.refresh(lines)
                 if progress:
                     progress(hashing.bytes_read, total)
         if chunk:
