@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Annotated
 
+import orjson
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -81,6 +83,21 @@ def deliver(
     console.print(_summary(totals, channel.name))
 
 
+def _item(n, recipient: str) -> dict:
+    return {
+        "ref": n.ref,
+        "recipient": recipient,
+        "kind": n.kind,
+        "created_at": n.created_at.isoformat(),
+        "status": n.status.value,
+        "attempts": n.attempts,
+        "next_attempt_at": n.next_attempt_at.isoformat() if n.status.value == "pending" else None,
+        "delivered_at": n.delivered_at.isoformat() if n.delivered_at else None,
+        "channel": n.channel,
+        "last_error": n.last_error,
+    }
+
+
 @app.command("list")
 def list_(
     status: Annotated[
@@ -93,6 +110,7 @@ def list_(
         str | None, typer.Option("--institution", help="only notices to this institution (code)")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="most rows shown")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """The newest notices: recipient, kind, status, attempts, next attempt or delivery."""
     with cli_session() as session:
@@ -100,21 +118,28 @@ def list_(
             session, status=status, subject_ref=subject, institution_code=institution,
             limit=limit,
         )  # fmt: skip
+        items = [_item(n, recipient) for n, recipient in rows]
+    if as_json:
+        sys.stdout.write(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if not items:
+        console.print("no notices")
+        return
     t = Table()
-    for name in ("ref", "recipient", "kind", "created", "status", "tries", "next / delivered"):
-        t.add_column(name, no_wrap=name in {"ref", "recipient", "created"})
-    t.add_column("channel")
+    # refs and recipients stay on one line so that they can be copied
+    for name in ("ref", "recipient", "kind", "status", "when"):
+        t.add_column(name, no_wrap=name in {"ref", "recipient"})
     t.add_column("last error")
-    for n, recipient in rows:
-        when = n.delivered_at if n.delivered_at else n.next_attempt_at
-        shown = "-" if n.status.value == "failed" else f"{when:%Y-%m-%d %H:%M:%S}"
+    for i in items:
+        # the time that matters: when it was delivered, or when it is tried next
+        when = i["delivered_at"] or i["next_attempt_at"] or ""
+        tries = f"{i['attempts']} {'try' if i['attempts'] == 1 else 'tries'}"
+        via = f" via {i['channel']}" if i["status"] == "delivered" else ""
         t.add_row(
-            n.ref, recipient, n.kind, f"{n.created_at:%Y-%m-%d %H:%M}", n.status.value,
-            str(n.attempts), shown, n.channel or "-", n.last_error or "",
+            i["ref"], i["recipient"], i["kind"], f"{i['status']}{via}, {tries}",
+            when[:19].replace("T", " "), i["last_error"] or "",
         )  # fmt: skip
     console.print(t)
-    if not rows:
-        console.print("no notices")
 
 
 @app.command()
