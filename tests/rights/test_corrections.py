@@ -19,16 +19,18 @@ from sqlalchemy.orm import Session
 
 from api.conftest import publish_champion, scorecard  # noqa: F401 (fixture)
 from credo.access.flows import find_subject
-from credo.account.models import Account, StatusRecord
+from credo.access.self_query import bureau_institution
+from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit.models import AuditEntry
 from credo.config import Settings
 from credo.core.refs import new_ref
-from credo.errors import Invalid
+from credo.errors import Conflict, Invalid
 from credo.feature.service import one_subject_features
 from credo.furnishing.models import BatchStatus, FurnishingBatch
 from credo.inquiry.models import Inquiry, InquiryKind, InquirySource
 from credo.institution.models import Institution
 from credo.notify.models import Notification
+from credo.public_record.models import PublicRecord
 from credo.report.snapshot import load_snapshot
 from credo.rights.corrections import CorrectionResult, apply_correction, validate_correction
 from credo.rights.models import Dispute, DisputeRecordType
@@ -402,3 +404,175 @@ def test_a_month_cannot_be_cleared_while_the_next_month_ages_from_it(bureau):
     assert err.value.extra["field"] == "days_past_due"
     assert "correct 2024-06 too" in err.value.message
     assert current_status(b, "CC-1", may).version == 2
+
+
+# -- account ---------------------------------------------------------------------------------
+def test_an_account_correction_is_a_new_version_with_the_old_one_kept(bureau):
+    b = bureau
+    loan = b.account("LOAN-1")
+    old = b.session.scalar(select(AccountVersion).where(AccountVersion.account_id == loan.id))
+    result = b.correct(b.account_dispute("LOAN-1"), {"principal": "100000", "term_months": 24})
+    b.session.commit()
+    b.session.refresh(old)
+    assert old.superseded_by_batch_id == result.batch_id and old.principal_cents == 12_000_000
+    new = b.session.scalar(
+        select(AccountVersion).where(
+            AccountVersion.account_id == loan.id, AccountVersion.superseded_at.is_(None)
+        )
+    )
+    assert (new.version, new.principal_cents, new.term_months) == (2, 10_000_000, 24)
+    assert (new.account_type, new.opened_on, new.currency) == (
+        old.account_type, old.opened_on, old.currency,
+    )  # fmt: skip
+    assert result.changes == {
+        "principal": {"old": "120000.00", "new": "100000.00"},
+        "term_months": {"old": 36, "new": 24},
+    }
+    assert result.superseded == result.inserted == {"account_version": 1}
+    # 李四 is re-scored too: the champion scores every person with a file
+    assert result.score is not None and len(all_scores(b, b.li)) == 1
+
+
+def test_closing_an_account_before_a_month_it_carries_a_balance_is_refused(bureau):
+    b = bureau
+    d = b.account_dispute("CC-1")
+    b.session.commit()
+    counts = table_counts(b.session)
+    with pytest.raises(Invalid) as err:
+        b.correct(d, {"status": "closed", "closed_on": "2024-04-30"})
+    assert err.value.extra["field"] == "closed_on"
+    assert "the status of 2024-04 disagrees" in err.value.message
+    with pytest.raises(Invalid) as err:
+        b.correct(d, {"status": "closed"})  # the furnishing rule: closed needs closed_on
+    assert err.value.extra["field"] == "closed_on"
+    with pytest.raises(Invalid) as err:
+        b.correct(d, {"opened_on": "2024-05-15"})  # 2024-04 would lie before the opening
+    assert err.value.extra["field"] == "opened_on"
+    b.session.rollback()
+    assert table_counts(b.session) == counts
+
+
+def test_an_account_not_the_subjects_is_removed_with_its_statuses(bureau):
+    b = bureau
+    card = b.account("CC-1")
+    result = b.correct(b.account_dispute("CC-1"), {"remove": True})
+    b.session.commit()
+    assert result.superseded == {"account_version": 1, "status_record": 3}
+    assert result.inserted == {}
+    # 张三 has no credit file left: nothing to score, said rather than failed
+    assert result.score is None and "no credit file" in result.score_note
+    assert one_subject_features(b.session, b.zhang.id, NOW.date()) is None
+    assert load_snapshot(b.session, b.zhang.id, as_of=None, keyring=b.keyring).accounts == []
+    past = load_snapshot(b.session, b.zhang.id, as_of=date(2024, 8, 1), keyring=b.keyring)
+    assert [a.account_id for a in past.accounts] == [card.id]
+    assert one_subject_features(b.session, b.zhang.id, NOW.date(), known_at=BEFORE) is not None
+    # a second correction of the same record finds nothing on file
+    with pytest.raises(Conflict):
+        b.correct(b.status_dispute(), {"days_past_due": 0})
+
+
+# -- public record ---------------------------------------------------------------------------
+def public_record_dispute(b: Bureau) -> Dispute:
+    rec = b.session.scalar(select(PublicRecord))
+    return b.dispute(
+        b.acme, "public_record", f"public_record:{rec.institution_id}:{rec.kind}:{rec.case_ref}",
+        record_id=rec.id, institution_id=rec.institution_id,
+    )  # fmt: skip
+
+
+def test_a_public_record_is_corrected_and_an_enterprise_without_champion_is_not_scored(bureau):
+    b = bureau
+    old = b.session.scalar(select(PublicRecord))
+    result = b.correct(public_record_dispute(b), {"resolved_on": "2024-07-20", "amount": 40000})
+    b.session.commit()
+    b.session.refresh(old)
+    new = b.session.scalar(select(PublicRecord).where(PublicRecord.superseded_at.is_(None)))
+    assert old.superseded_by_batch_id == result.batch_id and old.resolved_on is None
+    assert (new.version, new.resolved_on, new.amount_cents) == (2, date(2024, 7, 20), 4_000_000)
+    assert (new.case_ref, new.kind, new.subject_id) == (old.case_ref, old.kind, old.subject_id)
+    assert result.changes["resolved_on"] == {"old": None, "new": "2024-07-20"}
+    assert result.score is None and "no enterprise champion" in result.score_note
+    (shown,) = load_snapshot(b.session, b.acme.id, as_of=None, keyring=b.keyring).public_records
+    assert shown.resolved_on == date(2024, 7, 20)
+    with pytest.raises(Invalid) as err:  # resolved before filed: the furnishing rule
+        b.correct(public_record_dispute_again(b), {"resolved_on": "2024-01-01"})
+    assert err.value.extra["field"] == "resolved_on"
+
+
+def public_record_dispute_again(b: Bureau) -> Dispute:
+    for d in b.session.scalars(select(Dispute).where(Dispute.record_type == "public_record")):
+        d.closed_at = NOW
+    b.session.flush()
+    return public_record_dispute(b)
+
+
+def test_a_public_record_not_the_subjects_is_removed(bureau):
+    b = bureau
+    result = b.correct(public_record_dispute(b), {"remove": True})
+    b.session.commit()
+    assert result.superseded == {"public_record": 1} and result.removed
+    assert load_snapshot(b.session, b.acme.id, as_of=None, keyring=b.keyring).public_records == []
+    past = load_snapshot(b.session, b.acme.id, as_of=date(2024, 8, 1), keyring=b.keyring)
+    assert len(past.public_records) == 1
+
+
+# -- inquiry ---------------------------------------------------------------------------------
+def test_an_inquiry_without_authority_is_deleted_and_remembered_in_the_result(bureau):
+    b = bureau
+    inq = b.session.scalar(select(Inquiry).where(Inquiry.subject_id == b.zhang.id))
+    before = score_subjects(b.session, [b.zhang.id], actor="test", as_of=NOW.date()).scores[0]
+    d = b.dispute(b.zhang, "inquiry", f"inquiry:{inq.id}", record_id=inq.id,
+                  institution_id=inq.institution_id)  # fmt: skip
+    with pytest.raises(Invalid):
+        b.correct(d, {"kind": "soft"})
+    result = b.correct(d, {"remove": True})
+    b.session.commit()
+    assert b.session.get(Inquiry, inq.id) is None
+    assert result.deleted == {"inquiry": 1} and result.superseded == {}
+    assert result.removed_inquiry == {
+        "institution": BANK, "inquired_on": "2024-05-20", "purpose": "loan_approval",
+        "kind": "hard", "source": "furnished",
+    }  # fmt: skip
+    assert one_subject_features(b.session, b.zhang.id, NOW.date())["hard_inquiries_12m"] == 0
+    assert result.score["score"] > before.score  # fewer hard inquiries, more points
+    batch = b.session.get(FurnishingBatch, result.batch_id)
+    assert b.session.get(Institution, batch.institution_id).code == BANK
+
+
+# -- notices ---------------------------------------------------------------------------------
+def test_institutions_that_queried_in_the_last_60_days_are_notified_once_each(bureau):
+    b = bureau
+    day = NOW.date()
+    b.api_inquiry(b.zhang, BANK, day - timedelta(days=60))  # the first day of the window
+    b.api_inquiry(b.zhang, BANK, day - timedelta(days=2))  # the same bank again: one notice
+    b.api_inquiry(b.zhang, OTHER_BANK, day - timedelta(days=61))  # one day too old
+    b.api_inquiry(b.zhang, "BANK_C", day - timedelta(days=5), source=InquirySource.furnished)
+    b.api_inquiry(b.li, "BANK_C", day - timedelta(days=1))  # another subject
+    d = b.status_dispute()
+    result = b.correct(d, {"days_past_due": 0})
+    b.session.commit()
+    assert result.notified_institutions == [BANK]
+    notices = b.session.scalars(select(Notification).order_by(Notification.id)).all()
+    assert [(n.kind, n.institution_id, n.subject_id) for n in notices] == [
+        ("report.corrected", b.institution(BANK).id, None),
+        ("report.corrected", None, b.zhang.id),
+    ]
+    payload = orjson.loads(notices[0].payload)
+    assert payload == {
+        "subject": b.zhang.ref, "dispute": d.ref, "corrected_report": result.batch_ref,
+        "corrected_at": NOW.isoformat(), "record_type": "status",
+    }  # fmt: skip
+    assert orjson.loads(notices[1].payload) == payload
+    assert all(n.created_at == NOW for n in notices)
+
+
+def test_the_window_moves_with_the_correction_date_and_skips_the_bureau(bureau):
+    b = bureau
+    b.api_inquiry(b.zhang, BANK, date(2024, 8, 1))
+    b.api_inquiry(b.zhang, OTHER_BANK, date(2024, 6, 1))
+    bureau_inst = bureau_institution(b.session)
+    b.api_inquiry(b.zhang, bureau_inst.code, date(2024, 8, 1))
+    # corrected on 2024-07-30: OTHER_BANK's query is 59 days old, BANK's lies in the future
+    result = b.correct(b.status_dispute(), {"days_past_due": 0},
+                       now=datetime(2024, 7, 30, 12, 0, tzinfo=UTC))  # fmt: skip
+    assert result.notified_institutions == [OTHER_BANK]
