@@ -329,3 +329,27 @@ def test_lists_are_paginated_by_cursor(dz):
     rest = dz.get(f"/v1/operator/disputes?limit=2&cursor={page['next_cursor']}", "operator")
     assert [d["ref"] for d in page["items"] + rest.json()["items"]] == refs
     _problem(dz.get("/v1/me/disputes?cursor=bogus", "zhang"), 422)
+
+
+# -- the mark in reports -------------------------------------------------------------------------
+def test_a_dispute_is_marked_in_the_subjects_and_the_institutions_reports_until_settled(dz):
+    d = _file(dz)
+    consent = dz.consent()
+    mine = dz.get("/v1/me/report", "zhang").json()
+    theirs = dz.query("reports", consent).json()
+    for doc in (mine, theirs):
+        [mark] = doc["disputes"]
+        assert (mark["record_type"], mark["status"], mark["opened_on"]) == (
+            "status", "open", "2024-07-02",
+        )  # fmt: skip
+        [card] = doc["accounts"]
+        assert card["disputed"] is True
+    dz.post(f"/v1/operator/disputes/{d['ref']}/decision", "operator", json={"outcome": "confirmed"})
+    settled = dz.query("reports", consent).json()
+    assert settled["disputes"] == [] and settled["accounts"][0]["disputed"] is False
+    # an unresolved dispute keeps its mark, with the note
+    again = _file(dz, {**MAY, "reason": "still wrong"})
+    dz.post(f"/v1/operator/disputes/{again['ref']}/decision", "operator",
+            json={"outcome": "unresolved", "note": "no agreement"})  # fmt: skip
+    [mark] = dz.query("reports", consent).json()["disputes"]
+    assert (mark["status"], mark["note"]) == ("unresolved", "no agreement")

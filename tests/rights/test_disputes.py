@@ -463,3 +463,17 @@ def test_an_identity_correction_is_not_kept_in_the_answer(world):
         service.answer(world.session, dispute=d, answer="correct", correction={"name": "张四"},
                        actor="ops", now=T0)  # fmt: skip
     assert exc.value.extra["errors"][0]["field"] == "correction"
+
+
+def test_corrected_with_the_operators_correction_supersedes_the_record_and_keeps_the_batch(world):
+    d = world.file()
+    service.decide(world.session, dispute=d, outcome="corrected", note="statement checked",
+                   correction={"balance": "1400.00"}, keyring=world.keyring,
+                   settings=Settings(), actor="ops", now=T0 + timedelta(days=2))  # fmt: skip
+    assert (d.status, d.outcome) == (DisputeStatus.closed, DisputeOutcome.corrected)
+    assert d.correction_batch_id is not None
+    assert service.correction_of(d) == {"balance": "1400.00"}
+    [decided] = [e for e in service.history(world.session, dispute=d) if e.kind == "decided"]
+    assert service.events_detail(decided)["correction_batch_id"] == d.correction_batch_id
+    assert service.current_record(world.session, d)["balance"] == "1400.00"
+    assert [e.target for e in _ledger(world.session, "dispute.decide")] == [d.ref]

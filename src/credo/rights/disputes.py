@@ -32,6 +32,7 @@ from credo.core.refs import new_ref
 from credo.errors import Conflict, NotFound
 from credo.institution.models import Institution
 from credo.notify.outbox import enqueue
+from credo.rights.corrections import apply_correction, validate_correction
 from credo.rights.dispute_records import (
     CONTROL,
     RecordName,
@@ -350,9 +351,6 @@ def parse_outcome(value: object) -> DisputeOutcome:
 
 
 def _validated_correction(d: Dispute, correction: object, profile: Profile | None) -> dict:
-    # the corrections module loads scoring and furnishing; imported when a correction is made
-    from credo.rights.corrections import validate_correction
-
     if not isinstance(correction, dict) or not correction:
         raise invalid("correction", "correction must be an object of the corrected fields")
     return validate_correction(d.record_type, correction, field=d.field, profile=profile)
@@ -528,8 +526,6 @@ def decide(
                 "correction",
                 "a corrected decision needs a correction: the furnisher proposed none, give it",
             )
-        from credo.rights.corrections import apply_correction
-
         applied = apply_correction(
             session, dispute=dispute, correction=correction, actor=actor, keyring=keyring,
             settings=settings, now=now,
