@@ -22,7 +22,8 @@ Two clocks, one per profile:
   is later. A public record ends when resolved; an unresolved one has not ended and stays.
 * ``us`` (FCRA §605): from the **date of the item**. Each late month is its own adverse item,
   kept 7 years after the month (§605(a)(5)); a charged-off or collection account 7 years after
-  180 days from the start of the delinquency before it (§605(c)); judgments and other public
+  its close date or last reported month, as in ``cn`` (see docs/retention.md on §605(c));
+  judgments and other public
   records 7 years from filing (§605(a)(2), (a)(5)); a tax lien 7 years from payment, unpaid
   not at all (§605(a)(3)); a bankruptcy 10 years from filing (§605(a)(1)).
 """
@@ -40,8 +41,6 @@ from credo.config import Profile
 NEGATIVE_ACCOUNT_STATUSES = frozenset({"charged_off", "transferred"})
 #: profiles whose clock runs from the date of each item (FCRA §605), not the end of the event
 ITEM_DATED = frozenset({"us"})
-#: §605(c): the charge-off clock starts 180 days after the delinquency before it began
-CHARGE_OFF_DELAY = timedelta(days=180)
 #: public-record kinds counted from payment, not filing, in an item-dated profile (§605(a)(3))
 FROM_RESOLUTION = frozenset({"tax_arrears"})
 
@@ -117,14 +116,12 @@ def account_kept_until(
         return None
     if closed_on is not None and closed_on > as_of:
         return None  # not charged off or transferred yet at the date
-    years = profile.negative_retention_years
+    # In both profiles the clock runs from the end of the event. It must not hang on the late
+    # months before it: those are erased on their own, earlier, and the account's date would
+    # then move after the job ran (docs/retention.md, on FCRA §605(c)).
     known = _known(statuses, as_of)
-    if profile.code in ITEM_DATED:
-        runs = _runs(known)
-        if runs:
-            return add_years(runs[-1][0] + CHARGE_OFF_DELAY, years)
     ends = [month_end(p) for p, _ in known[-1:]] + ([closed_on] if closed_on else [])
-    return add_years(max(ends), years) if ends else None
+    return add_years(max(ends), profile.negative_retention_years) if ends else None
 
 
 def public_record_kept_until(

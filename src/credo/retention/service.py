@@ -117,7 +117,8 @@ def _accounts(session: Session, report: RetentionReport, settings: Settings, ids
             report.by_kind[f"account:{v.status.value}"] += 1
         else:
             months.extend((account_id, p) for p in sorted(periods))
-            report.by_kind["delinquent_month"] += len(periods)
+            if periods:
+                report.by_kind["delinquent_month"] += len(periods)
     rows = report.rows
     if whole:
         rows["status_record"] += session.scalars(
