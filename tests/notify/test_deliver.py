@@ -17,6 +17,7 @@ from credo.config import Settings
 from credo.notify.channels import GATEWAY, LogChannel, WebhookChannel, channel_for, signing_secret
 from credo.notify.deliver import backoff, deliver_due
 from credo.notify.models import Notification, NotificationStatus
+from credo.rights.controls import place_freeze
 from credo.security.service import bind_index_key
 from furnishing.bureau import BANK, LI_ID, LI_NAME, OTHER_BANK, ZHANG_ID, ZHANG_NAME
 
@@ -282,3 +283,17 @@ def test_two_workers_never_send_one_notice_twice(bureau, hook):
             select(func.count()).where(Notification.status != NotificationStatus.delivered)
         )
     assert pending == 0
+
+
+def test_a_freeze_placed_reaches_the_subjects_gateway(bureau, hook):
+    """End to end with a notice written by the change itself (`place_freeze`)."""
+    with bureau.db() as s:
+        freeze = place_freeze(s, subject_ref=bureau.zhang, actor="test", now=T0).row
+    settings = Settings(**WEBHOOK, notify_subject_webhook_url=f"{hook.url}/gateway")
+    assert deliver_due(bureau.engine, settings, bureau.keyring, now=T0).delivered == 1
+    [received] = hook.received
+    doc = orjson.loads(received.body)
+    assert doc["kind"] == "freeze.placed"
+    assert doc["recipient"] == {"kind": "subject", "subject_ref": bureau.zhang}
+    assert doc["payload"]["ref"] == freeze.ref
+    assert doc["payload"]["placed_at"] == T0.isoformat()
