@@ -4,6 +4,7 @@ as registered in the ``credo`` command, against the test database."""
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import timedelta
 
 import orjson
@@ -73,6 +74,18 @@ def test_deliver_sends_what_is_due_and_prints_a_summary(cli):
         assert cli.notice(ref).status is NotificationStatus.delivered
     assert cli.notice(later).status is NotificationStatus.pending
     assert cli.ledger("notify.deliver")[0].actor == "cli:test"
+
+
+def test_deliver_writes_the_log_lines_even_when_logging_is_quiet(cli, caplog):
+    notify_log = logging.getLogger("credo.notify")
+    before = notify_log.level
+    notify_log.setLevel(logging.NOTSET)  # the root's WARNING applies, as after basicConfig
+    try:
+        ref = cli.enqueue(at=utcnow() - timedelta(seconds=1))
+        _run("notify", "deliver")
+    finally:
+        notify_log.setLevel(before)
+    assert [r.notice["ref"] for r in caplog.records if r.name == "credo.notify"] == [ref]
 
 
 def test_deliver_limit_is_checked(cli):

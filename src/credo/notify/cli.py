@@ -53,8 +53,9 @@ def deliver(
     keyring = get_keyring()
     channel = channel_for(settings)
     notify_log = logging.getLogger("credo.notify")
-    if channel.name == "log" and notify_log.getEffectiveLevel() > logging.INFO:
-        # the log channel's lines are the delivery itself: never filtered out by a quiet default
+    if notify_log.getEffectiveLevel() > logging.INFO:
+        # the log channel's lines (the channel itself, or the webhook channel's fallback for a
+        # recipient with no URL) are the delivery: never filtered out by a quiet default
         notify_log.setLevel(logging.INFO)
     totals = DeliveryStats()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
