@@ -119,8 +119,8 @@ def test_plain_amount_strings_give_the_decimal_result(text):
 def test_the_status_hash_is_the_generic_content_hash(cents, dpd, notified):
     from datetime import date
 
-    from credo.furnishing.store import _hash, _status_hash
+    from credo.furnishing.store import _hash, status_hash
     from credo.furnishing.validate import StatusRec
 
     rec = StatusRec("A-1", date(2024, 1, 1), *cents, dpd, notified)
-    assert _status_hash(rec) == _hash(*cents, dpd, notified)
+    assert status_hash(rec) == _hash(*cents, dpd, notified)

@@ -55,7 +55,31 @@ def _hash(*parts) -> str:
     ).hexdigest()
 
 
-def _status_hash(rec) -> str:
+# The content hash of each kind of record: an equal hash is a duplicate, another one a
+# correction. Dispute corrections (credo.rights.corrections) hash with these too, so that a
+# furnisher re-sending a corrected line later is a duplicate, not a new correction.
+
+
+def account_hash(rec) -> str:
+    """Content hash of a furnished account (its `AccountVersion` attributes)."""
+    return _hash(rec.account_type, rec.opened_on, rec.closed_on, rec.currency,
+                 rec.credit_limit_cents, rec.principal_cents, rec.term_months, rec.status,
+                 rec.subject_notified_on)  # fmt: skip
+
+
+def public_record_hash(subject_id: int, rec) -> str:
+    """Content hash of a public record of the subject `subject_id`."""
+    return _hash(subject_id, rec.authority, rec.amount_cents, rec.currency, rec.filed_on,
+                 rec.resolved_on, rec.subject_notified_on)  # fmt: skip
+
+
+def subject_info_hash(keyring: KeyRing, name: str, phone: str | None, address: str | None) -> str:
+    """Content hash of a furnisher's identity and contact line: keyed, as it hashes personal
+    data, so it cannot be used to confirm a guessed phone or address."""
+    return keyring.blind_index(f"{name}|{phone}|{address}", purpose="content")
+
+
+def status_hash(rec) -> str:
     """`_hash(balance, due, paid, dpd, notified)` of a status, without the generic join: this
     runs once per status line."""
     notified = rec.subject_notified_on
@@ -418,7 +442,7 @@ class RecordStore:
                 current[sid] = (rid, h, v)
         versions = _Versions(self, SubjectInfo, current)
         for line, rec, sid, pb in resolved:
-            h = kr.blind_index(f"{rec.name}|{rec.phone}|{rec.address}", purpose="content")
+            h = subject_info_hash(kr, rec.name, rec.phone, rec.address)
             version = versions.decide(sid, h)
             if version is None:
                 continue
@@ -471,9 +495,7 @@ class RecordStore:
                 if self._held(self.held_blinds.get(blind), line):
                     self.held_refs[rec.account_ref] = self.held_blinds[blind]
                 continue
-            h = _hash(rec.account_type, rec.opened_on, rec.closed_on, rec.currency,
-                      rec.credit_limit_cents, rec.principal_cents, rec.term_months, rec.status,
-                      rec.subject_notified_on)  # fmt: skip
+            h = account_hash(rec)
             st = self.accounts.get(rec.account_ref)
             if st is not None and st.subject_id != holder.id:
                 self.reject(line, rtype, [Problem(
@@ -596,7 +618,7 @@ class RecordStore:
                 continue
             key = (st.account_id, rec.period)
             notified = rec.subject_notified_on
-            h = _status_hash(rec)
+            h = status_hash(rec)
             last = last_dpd.get(st.account_id)
             if last is None or rec.period >= last[0]:
                 last_dpd[st.account_id] = (rec.period, rec.days_past_due)
@@ -632,8 +654,7 @@ class RecordStore:
             if holder is None:
                 continue
             key = (rec.kind, rec.case_ref)
-            h = _hash(holder.id, rec.authority, rec.amount_cents, rec.currency, rec.filed_on,
-                      rec.resolved_on, rec.subject_notified_on)  # fmt: skip
+            h = public_record_hash(holder.id, rec)
             version = versions.decide(key, h)
             if version is None:
                 continue

@@ -55,7 +55,12 @@ from credo.errors import Conflict, Invalid
 from credo.furnishing.format import ENUMS, FORMAT_VERSION
 from credo.furnishing.models import BatchStatus, FurnishingBatch
 from credo.furnishing.rules import AccountState, check_dpd_aging, check_status_against_account
-from credo.furnishing.store import _hash, _status_hash
+from credo.furnishing.store import (
+    account_hash,
+    public_record_hash,
+    status_hash,
+    subject_info_hash,
+)
 from credo.furnishing.validate import Problem, RowValidator
 from credo.inquiry.models import Inquiry, InquirySource
 from credo.institution.models import Institution, InstitutionKind
@@ -376,7 +381,7 @@ def _plan_status(ctx: _Ctx) -> _Plan:
             )
     if problem is not None:
         raise _fail(problem.field or "correction", problem.reason)
-    h = _status_hash(rec)
+    h = status_hash(rec)
     if h == cur.content_hash:
         raise Invalid("the correction equals the record on file", field=sorted(ctx.correction)[0])
     plan.supersede.append(cur)
@@ -416,9 +421,7 @@ def _plan_account(ctx: _Ctx) -> _Plan:
         if problem is not None:
             name = "opened_on" if problem.field == "period" else "closed_on"
             raise _fail(name, f"the status of {s.period:%Y-%m} disagrees: {problem.reason}")
-    h = _hash(rec.account_type, rec.opened_on, rec.closed_on, rec.currency,
-              rec.credit_limit_cents, rec.principal_cents, rec.term_months, rec.status,
-              rec.subject_notified_on)  # fmt: skip
+    h = account_hash(rec)
     if h == v.content_hash:
         raise Invalid("the correction equals the record on file", field=sorted(ctx.correction)[0])
     plan.supersede.append(v)
@@ -456,8 +459,7 @@ def _plan_public_record(ctx: _Ctx) -> _Plan:
     raw = {"record_type": "public_record", **_PLACEHOLDER_ID, "kind": cur.kind.value,
            "case_ref": cur.case_ref, **old, **ctx.correction}  # fmt: skip
     rec = _furnished(ctx, raw)
-    h = _hash(cur.subject_id, rec.authority, rec.amount_cents, rec.currency, rec.filed_on,
-              rec.resolved_on, rec.subject_notified_on)  # fmt: skip
+    h = public_record_hash(cur.subject_id, rec)
     if h == cur.content_hash:
         raise Invalid("the correction equals the record on file", field=sorted(ctx.correction)[0])
     plan.supersede.append(cur)
@@ -537,8 +539,7 @@ def _plan_identity(ctx: _Ctx) -> _Plan:
             continue
         values[name] = new_value
         phone, address = values["phone"], values["address"]
-        # the furnishing content hash of a subject line (credo.furnishing.store._subject_infos)
-        h = kr.blind_index(f"{values['name']}|{phone}|{address}", purpose="content")
+        h = subject_info_hash(kr, values["name"], phone, address)
         plan.supersede.append(info)
         plan.insert.append((SubjectInfo, {
             **_versioned(ctx, h, info.version + 1), "subject_id": subject.id,
