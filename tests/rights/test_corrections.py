@@ -559,7 +559,7 @@ def test_institutions_that_queried_in_the_last_60_days_are_notified_once_each(bu
     ]
     payload = orjson.loads(notices[0].payload)
     assert payload == {
-        "subject": b.zhang.ref, "dispute": d.ref, "corrected_report": result.batch_ref,
+        "subject_ref": b.zhang.ref, "dispute": d.ref, "corrected_report": result.batch_ref,
         "corrected_at": NOW.isoformat(), "record_type": "status",
     }  # fmt: skip
     assert orjson.loads(notices[1].payload) == payload

@@ -721,7 +721,7 @@ def apply_correction(
                  "deleted": deleted, "updated": updated, "rescored": score is not None,
                  "notified_institutions": len(queriers)},
     )  # fmt: skip
-    payload = {"subject": subject.ref, "dispute": dispute.ref, "corrected_report": batch.ref,
+    payload = {"subject_ref": subject.ref, "dispute": dispute.ref, "corrected_report": batch.ref,
                "corrected_at": now.isoformat(), "record_type": record_type.value}  # fmt: skip
     for institution_id, _ in queriers:
         enqueue(session, kind=NOTICE_KIND, payload=payload, institution_id=institution_id, now=now)
