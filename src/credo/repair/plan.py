@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import numpy as np
 import polars as pl
 from sqlalchemy.orm import Session
 
@@ -38,8 +37,7 @@ from credo.repair.scenario import (
     paydown_cents,
 )
 from credo.scoring import registry
-from credo.scoring.grades import grade_for_pd
-from credo.scoring.service import numeric_frame
+from credo.scoring import service as scoring
 from credo.subject.models import Subject
 
 LANGS = ("zh", "en")
@@ -144,11 +142,7 @@ def subject_rows(session: Session, subject_id: int) -> SubjectRows:
 def score_features(model, rows: list[Features]) -> list[Outcome]:
     """Score feature rows with a loaded model as `score_subjects` does (same frame, same calls)."""
     schema = dict.fromkeys(FEATURES, pl.Float64)
-    X = numeric_frame(pl.DataFrame(rows, schema=schema), list(model.feature_names_in_))
-    scores = model.score(X)
-    pds = model.pd_from_score(scores)
-    grades = grade_for_pd(np.clip(pds, 0.0, 1.0))
-    reasons = model.reasons(X, n=4)
+    _, scores, pds, grades, reasons = scoring.predict(model, pl.DataFrame(rows, schema=schema))
     return [
         Outcome(score=float(scores[i]), grade=str(grades[i]), pd=float(pds[i]),
                 reasons=[{"code": r.code, "feature": r.feature, "value": r.value,

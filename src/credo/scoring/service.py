@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import orjson
@@ -313,14 +314,23 @@ def rescore_furnished(session: Session, batch_ref: str, *, actor: str) -> list[S
     return runs
 
 
-def _score_rows(
-    model, version: ModelVersion, feats: pl.DataFrame, as_of: date, trigger: str, now: datetime
-):
+def predict(model, feats: pl.DataFrame) -> tuple[pd.DataFrame, Any, Any, Any, list]:
+    """Score feature rows with a loaded model: (model inputs, scores, PDs, grades, reasons).
+
+    The one sequence of model calls behind every stored score; the repair plan predicts with it
+    too, so a predicted score is exactly what scoring the changed features would store.
+    """
     X = numeric_frame(feats, list(model.feature_names_in_))
     scores = model.score(X)
     pds = model.pd_from_score(scores)
     grades = grade_for_pd(np.clip(pds, 0.0, 1.0))
-    reasons = model.reasons(X, n=4)
+    return X, scores, pds, grades, model.reasons(X, n=4)
+
+
+def _score_rows(
+    model, version: ModelVersion, feats: pl.DataFrame, as_of: date, trigger: str, now: datetime
+):
+    X, scores, pds, grades, reasons = predict(model, feats)
     rows = []
     for i, sid in enumerate(feats["subject_id"].to_list()):
         inputs = {c: _plain(X.iat[i, j]) for j, c in enumerate(X.columns)}
