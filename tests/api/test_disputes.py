@@ -135,11 +135,11 @@ def test_a_subject_never_reaches_another_subjects_dispute(dz):
     for method, url, body in ME[2:]:
         theirs = _problem(_call(dz, method, url.replace(A_REF, mine["ref"]), "li", body), 404)
         unknown = _problem(_call(dz, method, url, "li", body), 404)
-        assert theirs["code"] == unknown["code"] == "dispute_not_found"
+        assert theirs["reason"] == unknown["reason"] == "dispute_not_found"
         assert theirs["detail"].replace(mine["ref"], A_REF) == unknown["detail"]
     # nor dispute 张三's record by naming it
     body = _problem(dz.post("/v1/me/disputes", "li", json=MAY), 404)
-    assert body["code"] == "record_not_found"
+    assert body["reason"] == "record_not_found"
     assert _counts(dz) == before
     assert [d["ref"] for d in dz.get("/v1/me/disputes", "zhang").json()["items"]] == [mine["ref"]]
 
@@ -149,7 +149,7 @@ def test_a_furnisher_sees_and_answers_only_its_own_disputes(dz):
     assert dz.get("/v1/disputes", "furnisher_b").json()["items"] == []
     before = _counts(dz)
     r = dz.post(f"/v1/disputes/{d['ref']}/answer", "furnisher_b", json={"answer": "confirm"})
-    assert _problem(r, 404)["code"] == "dispute_not_found"
+    assert _problem(r, 404)["reason"] == "dispute_not_found"
     assert _counts(dz) == before
 
 
@@ -171,7 +171,7 @@ def test_confirmed_lifecycle(dz):
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "answered"
     r = dz.post(f"/v1/disputes/{d['ref']}/answer", "furnisher", json={"answer": "confirm"})
-    assert _problem(r, 409)["code"] == "dispute_already_answered"
+    assert _problem(r, 409)["reason"] == "dispute_already_answered"
     [queued] = dz.get("/v1/operator/disputes?status=answered", "operator").json()["items"]
     assert (queued["ref"], queued["answer"], queued["overdue"]) == (d["ref"], "confirm", False)
     _at(dz, T0 + timedelta(days=5))
@@ -194,9 +194,9 @@ def test_confirmed_lifecycle(dz):
     before = _counts(dz)
     r = dz.post(f"/v1/operator/disputes/{d['ref']}/decision", "operator",
                 json={"outcome": "unresolved", "note": "again"})  # fmt: skip
-    assert _problem(r, 409)["code"] == "dispute_closed"
+    assert _problem(r, 409)["reason"] == "dispute_closed"
     r = dz.post(f"/v1/me/disputes/{d['ref']}/information", "zhang", json={"evidence_sha256": DOC})
-    assert _problem(r, 409)["code"] == "dispute_closed"
+    assert _problem(r, 409)["reason"] == "dispute_closed"
     assert _counts(dz) == before
 
 
@@ -266,7 +266,7 @@ def test_a_second_open_dispute_is_409_naming_the_first(dz):
     d = _file(dz)
     before = _counts(dz)
     body = _problem(dz.post("/v1/me/disputes", "zhang", json={**MAY, "reason": "again"}), 409)
-    assert (body["code"], body["dispute"]) == ("dispute_already_open", d["ref"])
+    assert (body["reason"], body["dispute"]) == ("dispute_already_open", d["ref"])
     assert d["ref"] in body["detail"]
     assert _counts(dz) == before
 
@@ -295,7 +295,7 @@ def test_bad_filings_are_422_naming_the_field_and_change_nothing(dz, change, fie
 def test_an_unknown_record_is_404_record_not_found(dz):
     before = _counts(dz)
     body = _problem(dz.post("/v1/me/disputes", "zhang", json={**MAY, "account_ref": "NOPE"}), 404)
-    assert body["code"] == "record_not_found"
+    assert body["reason"] == "record_not_found"
     assert _counts(dz) == before
 
 

@@ -189,7 +189,7 @@ def test_a_record_not_on_the_subjects_file_is_404_and_writes_nothing(world, name
     before = world.counts()
     with pytest.raises(NotFound) as exc:
         world.file(name, who=getattr(world, who))
-    assert exc.value.extra["code"] == "record_not_found"
+    assert exc.value.extra["reason"] == "record_not_found"
     assert "is not on your file" in exc.value.message
     assert world.counts() == before
 
@@ -209,7 +209,7 @@ def test_a_second_open_dispute_on_the_same_record_is_409_naming_the_open_one(wor
     before = world.counts()
     with pytest.raises(Conflict) as exc:
         world.file(reason="again")
-    assert exc.value.extra == {"code": "dispute_already_open", "dispute": first.ref}
+    assert exc.value.extra == {"reason": "dispute_already_open", "dispute": first.ref}
     assert first.ref in exc.value.message
     assert world.counts() == before
     # another month of the same account is another record
@@ -269,7 +269,7 @@ def test_the_furnisher_answers_once_and_only_its_own_disputes(world):
     other_bank = world.session.scalar(select(Institution.id).where(Institution.code == OTHER_BANK))
     with pytest.raises(NotFound) as exc:
         service.get_for_institution(world.session, institution_id=other_bank, ref=d.ref)
-    assert exc.value.extra["code"] == "dispute_not_found"
+    assert exc.value.extra["reason"] == "dispute_not_found"
     mine = service.get_for_institution(world.session, institution_id=world.bank_id, ref=d.ref)
     assert [
         x.ref for x in service.open_for_institution(world.session, institution_id=other_bank)
@@ -291,7 +291,7 @@ def test_the_furnisher_answers_once_and_only_its_own_disputes(world):
     )  # fmt: skip
     with pytest.raises(Conflict) as exc:
         service.answer(world.session, dispute=mine, answer="confirm", actor="api:BANK_A/K1", now=T0)
-    assert exc.value.extra["code"] == "dispute_already_answered"
+    assert exc.value.extra["reason"] == "dispute_already_answered"
     assert _events(world.session, d) == ["filed", "answered"]
     assert len(_ledger(world.session, "dispute.answer")) == 1
 
@@ -432,7 +432,7 @@ def test_deciding_a_closed_dispute_is_409_and_changes_nothing(world):
             service.decide(world.session, dispute=d, outcome=outcome, note="n",
                            keyring=world.keyring, settings=Settings(), actor="ops",
                            now=T0)  # fmt: skip
-        assert exc.value.extra["code"] == "dispute_closed"
+        assert exc.value.extra["reason"] == "dispute_closed"
     with pytest.raises(Conflict):
         service.answer(world.session, dispute=d, answer="confirm", actor="x", now=T0)
     with pytest.raises(Conflict):

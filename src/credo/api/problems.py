@@ -160,7 +160,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "instance": {"type": ["string", "null"]},
-        "reason": {"type": "string", "description": "machine code of a refusal (403)"},
+        "reason": {
+            "type": "string",
+            "description": "stable machine code of the problem, e.g. no_consent, file_frozen, "
+            "free_report_quota, dispute_already_open, record_not_found",
+        },
+        "dispute": {
+            "type": "string",
+            "description": "the dispute already open on the record (dispute_already_open)",
+        },
         "errors": {
             "type": "array",
             "description": "one entry per invalid field (422)",

@@ -42,7 +42,9 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # -- errors --------------------------------------------------------------------------------------
 def invalid(field: str, message: str) -> Invalid:
-    return Invalid(message, code="invalid_" + field, errors=[{"field": field, "message": message}])
+    return Invalid(
+        message, reason="invalid_" + field, errors=[{"field": field, "message": message}]
+    )
 
 
 def shown(value: object) -> str:
@@ -53,7 +55,7 @@ def shown(value: object) -> str:
 
 
 def record_not_found(what: str) -> NotFound:
-    return NotFound(f"{what} is not on your file", code="record_not_found")
+    return NotFound(f"{what} is not on your file", reason="record_not_found")
 
 
 # -- naming the record ---------------------------------------------------------------------------

@@ -87,7 +87,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 def dispute_not_found(ref: str) -> NotFound:
     text = str(ref).strip().upper()
     return NotFound(
-        f"no dispute {text if _REF.fullmatch(text) else shown(ref)}", code="dispute_not_found"
+        f"no dispute {text if _REF.fullmatch(text) else shown(ref)}", reason="dispute_not_found"
     )
 
 
@@ -214,7 +214,9 @@ def queue(
     if institution_code is not None:
         inst = session.scalar(select(Institution.id).where(Institution.code == institution_code))
         if inst is None:
-            raise NotFound(f"no institution {shown(institution_code)}", code="unknown_institution")
+            raise NotFound(
+                f"no institution {shown(institution_code)}", reason="unknown_institution"
+            )
         stmt = stmt.where(Dispute.institution_id == inst)
     if overdue_only:
         stmt = stmt.where(Dispute.closed_at.is_(None), Dispute.due_on < today)
@@ -261,7 +263,7 @@ def _ensure_not_closed(d: Dispute) -> None:
         raise Conflict(
             f"dispute {d.ref} was closed on {d.closed_at:%Y-%m-%d} ({d.outcome.value}); "
             "file a new dispute if there is more to contest",
-            code="dispute_closed",
+            reason="dispute_closed",
         )
 
 
@@ -330,7 +332,7 @@ def file(
 def _already_open(ref: str) -> Conflict:
     return Conflict(
         f"this record already has an open dispute, {ref}; add information to it instead",
-        code="dispute_already_open",
+        reason="dispute_already_open",
         dispute=ref,
     )
 
@@ -401,7 +403,7 @@ def answer(
         raise Conflict(
             f"dispute {dispute.ref} was answered on {dispute.answered_at:%Y-%m-%d} "
             f"({dispute.answer.value}); an operator decides next",
-            code="dispute_already_answered",
+            reason="dispute_already_answered",
         )
     dispute.status = DisputeStatus.answered
     dispute.answer = choice

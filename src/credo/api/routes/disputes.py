@@ -152,6 +152,9 @@ def file_dispute(body: DisputeCreate, ctx: Context, me: Me, response: Response) 
     responses=responses(401, 404, 422, 429),
 )
 def my_dispute(ref: DisputeRef, ctx: Context, me: Me, response: Response) -> DisputeOut:
+    """The dispute with its whole history: filed, extended, answered, escalated, decided, each
+    with when and who (the subject, the furnisher, or the bureau). Another subject's dispute
+    answers 404 like an unknown reference."""
     with ctx.transaction() as session:
         d = service.get_for_subject(session, subject_id=me.subject_id, ref=ref)
         out = _mine(ctx, session, d, _codes(session, {d.institution_id}), full=True)
