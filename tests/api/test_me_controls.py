@@ -254,7 +254,7 @@ def test_an_unknown_use_is_422(me):
 
 
 def test_marketing_is_refused_in_cn_and_allowed_with_consent_in_us(me, engine, keyring):
-    consent = me.consent(purpose="marketing", scope="score")
+    consent = me.consent(purpose="marketing", scope="both")
     body = _problem(me.query("scores", consent, purpose="marketing"), 403)
     assert body["reason"] == "purpose_not_lawful"
     us = create_app(settings=Settings(profile="us"), engine=engine, keyring=keyring)
@@ -263,6 +263,8 @@ def test_marketing_is_refused_in_cn_and_allowed_with_consent_in_us(me, engine, k
                  "consent_ref": consent}  # fmt: skip
         r = client.post("/v1/scores", headers=me.auth("bank"), json=query)
         assert r.status_code == 200 and r.json()["inquiry"] == "soft"
+        r = client.post("/v1/reports", headers=me.auth("bank"), json=query)
+        assert r.status_code == 200 and r.json()["header"]["purpose"] == "marketing"
         client.put("/v1/me/opt-outs/marketing", headers=me.auth("zhang"))
         r = client.post("/v1/scores", headers=me.auth("bank"), json=query)
         assert r.status_code == 403 and r.json()["reason"] == "opted_out"

@@ -24,6 +24,7 @@ PURPOSES = (
     "marketplace_risk",
     "self_query",
     "prescreen",
+    "marketing",
 )
 
 #: record type -> (required fields, optional fields); `record_type` itself is implied
