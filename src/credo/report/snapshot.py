@@ -31,11 +31,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
+from credo.config import Profile, get_settings
 from credo.errors import NotFound
 from credo.feature.pit import add_months
 from credo.inquiry.models import Inquiry
 from credo.institution.models import Institution
 from credo.public_record.models import PublicRecord
+from credo.retention.rules import expired_in_account, public_record_expired
 from credo.rights.models import (
     Dispute,
     DisputeOutcome,
@@ -232,6 +234,7 @@ def load_snapshot(
     viewer: Viewer = Viewer.institution,
     inquiry_years: int = 2,
     now: datetime | None = None,
+    profile: Profile | None = None,
 ) -> Snapshot:
     """Load one subject's report data as of `as_of` (None: now) with ten queries."""
     viewer = Viewer(viewer)
@@ -247,8 +250,9 @@ def load_snapshot(
     snap = Snapshot(identity, as_of, historical, known_at, inquiry_years, viewer)
     if viewer is not Viewer.institution:
         snap.contacts = _contacts(session, subject_id, keyring, known_at, viewer)
-    snap.accounts = _accounts(session, subject_id, as_of, known_at)
-    snap.public_records = _public_records(session, subject_id, as_of, known_at)
+    profile = profile or get_settings().jurisdiction
+    snap.accounts = _accounts(session, subject_id, as_of, known_at, profile)
+    snap.public_records = _public_records(session, subject_id, as_of, known_at, profile)
     snap.inquiries = _inquiries(session, subject_id, as_of, known_at, inquiry_years)
     snap.score = _score(session, subject_id, as_of, known_at)
     # disputes, statements and flags: as they stood at the knowledge cut, or now
@@ -307,7 +311,7 @@ def _contacts(
 
 
 def _accounts(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile
 ) -> list[AccountData]:
     stmt = version_known_at(
         select(
@@ -367,10 +371,6 @@ def _accounts(
         accounts[r.account_id].statuses.append(StatusData(*r[1:]))
     # negative data expired at the as-of date is not shown, even before the retention job
     # erases it: the same rule as the job (docs/retention.md)
-    from credo.config import get_settings
-    from credo.retention.rules import expired_in_account
-
-    profile = get_settings().jurisdiction
     kept = []
     for a in accounts.values():
         whole, months = expired_in_account(
@@ -384,7 +384,7 @@ def _accounts(
 
 
 def _public_records(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile
 ) -> list[PublicRecordData]:
     stmt = version_known_at(
         select(
@@ -404,11 +404,7 @@ def _public_records(
         PublicRecord,
         known_at,
     ).order_by(PublicRecord.filed_on.desc(), PublicRecord.case_ref)
-    # expired records are not shown (docs/retention.md); imported here to keep this edit local
-    from credo.config import get_settings
-    from credo.retention.rules import public_record_expired
-
-    profile = get_settings().jurisdiction
+    # expired records are not shown (docs/retention.md)
     return [
         PublicRecordData(
             InstitutionData(r.code, r.name, r.inst_kind.value),
