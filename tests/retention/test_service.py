@@ -12,15 +12,25 @@ from sqlalchemy.orm import Session
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit import service as audit
 from credo.audit.models import AuditEntry
-from credo.config import get_settings
+from credo.config import get_profile, get_settings
 from credo.db import Base
 from credo.feature.pit import FEATURES
-from credo.feature.service import bulk_features, one_subject_features, subject_features
+from credo.feature.service import (
+    bulk_features,
+    load_frames,
+    one_subject_features,
+    subject_features,
+)
+from credo.furnishing.service import furnish
 from credo.public_record.models import PublicRecord
 from credo.report.service import build_report
 from credo.report.snapshot import Viewer, load_snapshot
 from credo.retention import service
-from furnishing.bureau import table_counts
+from credo.scoring.service import subjects_with_file
+from credo.subject.models import Subject
+from furnishing.bureau import WANG_ID, WANG_NAME, loan, person, table_counts, write_jsonl
+
+from .conftest import BATCH_DATE, FURNISHED, _late, _months
 
 #: per profile: (day, expired records found that day), each run erasing what it finds
 RUNS = {
@@ -133,8 +143,6 @@ def test_every_version_of_an_expired_record_is_erased(bureau, session, keyring, 
     from credo.furnishing.service import furnish
     from furnishing.bureau import status, write_jsonl
 
-    from .conftest import BATCH_DATE
-
     # a correction of Feb 2015 (15 days instead of 30): two versions of that month
     path = write_jsonl(tmp_path / "fix.jsonl",
                        [status("CC-1", "2015-02", dpd=15, subject_notified_on="2014-12-01")],
@@ -228,3 +236,29 @@ def test_no_foreign_key_stands_in_the_way():
         if fk.column.table.name in erased
     }
     assert into == {("account_version", "account"), ("status_record", "account")}
+
+
+def test_bulk_scoring_and_one_subject_agree_on_a_file_of_only_expired_accounts(
+    bureau, session, keyring, tmp_path, monkeypatch
+):
+    """王五's only account was charged off in 2016: once it has expired he has no credit file,
+    for the single-subject features and for bulk scoring's list of whom to score alike."""
+    rows = [
+        person(WANG_ID, WANG_NAME, date(1978, 1, 30)),
+        loan("LOAN-W", WANG_ID, opened_on="2015-06-01", status="charged_off",
+             closed_on="2016-05-31", subject_notified_on="2016-05-01"),
+        *[_late("LOAN-W", p, 30 * i) for i, p in enumerate(_months(2016, 1, 5), 1)],
+    ]  # fmt: skip
+    path = write_jsonl(tmp_path / "wang.jsonl", rows, institution="BANK_A", as_of=BATCH_DATE)
+    with monkeypatch.context() as m:
+        m.setattr("credo.furnishing.store.utcnow", lambda: FURNISHED)
+        furnish(
+            session, path=path, institution_code="BANK_A", keyring=keyring,
+            profile=get_profile(bureau.profile), actor="test", today=FURNISHED.date(),
+        )  # fmt: skip
+    wang = session.scalar(select(Subject.id).where(Subject.birth_year == 1978))
+    frames = load_frames(session)
+    for day, has_file in ((date(2020, 1, 1), True), (date(2030, 1, 1), False)):
+        assert (wang in subjects_with_file(frames, day)) is has_file, day
+        assert (one_subject_features(session, wang, day) is not None) is has_file, day
+        assert bureau.zhang_id in subjects_with_file(frames, day)

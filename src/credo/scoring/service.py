@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit import service as audit
+from credo.config import Profile, get_settings
 from credo.db import utcnow
 from credo.errors import Invalid, NotFound
 from credo.feature.pit import FEATURES, add_months
@@ -42,6 +43,7 @@ from credo.feature.service import (
 from credo.furnishing.models import FurnishingBatch
 from credo.inquiry.models import Inquiry
 from credo.public_record.models import PublicRecord
+from credo.retention.rules import drop_expired_frames
 from credo.scoring import registry
 from credo.scoring.grades import grade_for_pd
 from credo.scoring.models import ModelVersion, SubjectScore
@@ -253,9 +255,7 @@ def score_subjects(
         scorable, not_scorable = (ids, []) if one is not None else ([], ids)
     else:
         frames = load_frames(session, subject_ids=few, inquiries_before=inquiries_before)
-        with_file = set(
-            frames.accounts.filter(pl.col("opened_on") <= as_of)["subject_id"].to_list()
-        )
+        with_file = subjects_with_file(frames, as_of)
         scorable = [i for i in ids if i in with_file]
         not_scorable = [i for i in ids if i not in with_file]
     stored: list[SubjectScore] = []
@@ -312,6 +312,19 @@ def rescore_furnished(session: Session, batch_ref: str, *, actor: str) -> list[S
             runs.append(score_subjects(session, mine, actor=actor, trigger="furnishing",
                                        version=version, keep=False))  # fmt: skip
     return runs
+
+
+def subjects_with_file(frames: Frames, as_of: date, profile: Profile | None = None) -> set[int]:
+    """Subjects with a credit file as of `as_of`: an account opened by then and not wholly
+    expired under the retention rules (the single-subject path's "no file" test, in bulk)."""
+    accounts, _, _ = drop_expired_frames(
+        frames.accounts.filter(pl.col("opened_on") <= as_of),
+        frames.statuses,
+        frames.public_records,
+        profile=profile or get_settings().jurisdiction,
+        as_of=as_of,
+    )
+    return set(accounts["subject_id"].to_list())
 
 
 def predict(model, feats: pl.DataFrame) -> tuple[pd.DataFrame, Any, Any, Any, list]:
