@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from api.conftest import scorecard  # noqa: F401  (a fixture: a person scorecard to publish)
 from credo.config import get_profile, get_settings
 from credo.furnishing.service import furnish
 from credo.institution import service as institutions

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.conftest import publish_champion
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit import service as audit
 from credo.audit.models import AuditEntry
@@ -26,6 +27,7 @@ from credo.public_record.models import PublicRecord
 from credo.report.service import build_report
 from credo.report.snapshot import Viewer, load_snapshot
 from credo.retention import service
+from credo.scoring.models import SubjectScore
 from credo.scoring.service import subjects_with_file
 from credo.subject.models import Subject
 from furnishing.bureau import WANG_ID, WANG_NAME, loan, person, table_counts, write_jsonl
@@ -262,3 +264,22 @@ def test_bulk_scoring_and_one_subject_agree_on_a_file_of_only_expired_accounts(
         assert (wang in subjects_with_file(frames, day)) is has_file, day
         assert (one_subject_features(session, wang, day) is not None) is has_file, day
         assert bureau.zhang_id in subjects_with_file(frames, day)
+
+
+def test_the_job_rescores_the_subjects_whose_files_lost_data(bureau, session, scorecard):
+    """A stored score must not keep points and reasons that came from erased data: after a run
+    the subjects it touched are re-scored with their segment's champion."""
+    day = date(2030, 1, 1)
+    assert service.run(session, get_settings(), today=day, actor="test", dry_run=True).rescored == 0
+    publish_champion(session, scorecard)
+    report = _run(session, day)
+    assert bureau.zhang_id in report.subjects and bureau.li_id not in report.subjects
+    assert report.rescored == len(report.subjects)
+    stored = session.scalars(
+        select(SubjectScore).where(SubjectScore.subject_id == bureau.zhang_id)
+    ).all()
+    assert [(s.as_of, s.trigger) for s in stored] == [(day, "batch")]
+    [entry] = _retention_entries(session)
+    assert orjson.loads(entry.details)["subjects"] == len(report.subjects)
+    # nothing left to erase: nobody is re-scored again
+    assert _run(session, day).rescored == 0

@@ -74,5 +74,12 @@ def run(
         for table, n in report.counts.items():
             tables.add_row(table, f"{n:,}")
         console.print(tables)
+    if report.subjects:
+        done = (
+            f"re-scored {report.rescored:,} of them with the champion"
+            if not dry_run
+            else "they would be re-scored with the champion"
+        )
+        console.print(f"{len(report.subjects):,} subjects' files affected; {done}")
     if dry_run:
         console.print("dry run: nothing was changed")

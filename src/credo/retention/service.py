@@ -38,6 +38,9 @@ from credo.retention.rules import (
     expired_in_account,
     public_record_expired,
 )
+from credo.scoring import registry
+from credo.scoring import service as scoring
+from credo.subject.models import Subject
 
 #: accounts examined per query (keeps IN lists short on both backends)
 CHUNK = 500
@@ -59,6 +62,11 @@ class RetentionReport:
             t: [] for t in ("status_record", "account_version", "account", "public_record")
         }
     )
+
+    #: subjects whose file lost something (re-scored after erasure)
+    subjects: set[int] = field(default_factory=set)
+    #: subjects re-scored with their segment's champion after erasure
+    rescored: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -160,6 +168,43 @@ def _public_records(session: Session, report: RetentionReport, settings: Setting
         ).all()
 
 
+def _affected(session: Session, rows: dict[str, list[int]]) -> set[int]:
+    """The subjects the rows to erase belong to."""
+    out: set[int] = set()
+    for chunk in _chunks(sorted(rows["status_record"]), 1000):
+        out.update(session.scalars(
+            select(Account.subject_id).join(StatusRecord, StatusRecord.account_id == Account.id)
+            .where(StatusRecord.id.in_(chunk)).distinct()
+        ))  # fmt: skip
+    for chunk in _chunks(sorted(rows["account"]), 1000):
+        out.update(session.scalars(select(Account.subject_id).where(Account.id.in_(chunk))))
+    for chunk in _chunks(sorted(rows["public_record"]), 1000):
+        out.update(
+            session.scalars(select(PublicRecord.subject_id).where(PublicRecord.id.in_(chunk)))
+        )
+    return out
+
+
+def _rescore(session: Session, subjects: set[int], *, actor: str, today: date) -> int:
+    """Re-score the subjects with their segment's champion: a stored score must not keep
+    reasons (and points) that came from data now erased. Segments without a champion are
+    left alone; a subject left without a file is reported not scorable by the scorer."""
+    scored = 0
+    by_segment: dict[str, list[int]] = {}
+    for sid, kind in session.execute(
+        select(Subject.id, Subject.subject_type).where(Subject.id.in_(sorted(subjects)))
+    ):
+        by_segment.setdefault(kind.value, []).append(sid)
+    for segment, ids in sorted(by_segment.items()):
+        if registry.champion(session, segment) is None:
+            continue
+        run = scoring.score_subjects(
+            session, ids, actor=actor, trigger="batch", as_of=today, segment=segment, keep=False
+        )
+        scored += run.scored
+    return scored
+
+
 def _erase(session: Session, rows: dict[str, list[int]]) -> None:
     # children before the account they reference
     for model, table in (
@@ -200,6 +245,7 @@ def run(
         if progress:
             progress(done, len(candidates))
     _public_records(session, report, settings, horizon)
+    report.subjects = _affected(session, report.rows)
     if dry_run:
         return report
     _erase(session, report.rows)
@@ -214,6 +260,9 @@ def run(
             "records": dict(sorted(report.by_kind.items())),
             "rows": report.counts,
             "row_ids": {table: sorted(ids) for table, ids in report.rows.items()},
+            "subjects": len(report.subjects),
         },
     )
+    if report.subjects:
+        report.rescored = _rescore(session, report.subjects, actor=actor, today=today)
     return report
