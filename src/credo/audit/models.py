@@ -23,7 +23,8 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64), index=True)
-    target: Mapped[str] = mapped_column(String(200))
+    #: indexed: a subject's data export lists the entries about them (``subject:<ref>``)
+    target: Mapped[str] = mapped_column(String(200), index=True)
     #: canonical JSON (sorted keys, no whitespace); never carries a raw identifier
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))

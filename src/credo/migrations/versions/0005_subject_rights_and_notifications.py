@@ -1,7 +1,8 @@
 """subject rights and notifications
 
 Disputes and their event history, personal statements, freezes and fraud alerts (``file_flag``),
-opt-outs, the notification outbox, and an optional webhook URL per institution. Partial unique
+opt-outs, the notification outbox, an optional webhook URL per institution, and an index on
+the ledger's target (a subject's data export lists the entries about them). Partial unique
 indexes keep one open dispute per record, one current statement, one active flag of each kind
 and one active opt-out per use. Downgrading drops all of it: disputes, statements, flags and
 notices have no place in the older schema.
@@ -282,8 +283,14 @@ def upgrade() -> None:
     with op.batch_alter_table("institution", schema=None) as batch_op:
         batch_op.add_column(sa.Column("webhook_url", sa.String(length=500), nullable=True))
 
+    with op.batch_alter_table("audit_entry", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_entry_target"), ["target"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_entry", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_entry_target"))
+
     with op.batch_alter_table("institution", schema=None) as batch_op:
         batch_op.drop_column("webhook_url")
 
