@@ -248,3 +248,34 @@ def test_fraud_alert_and_freeze_in_the_header(report, session, bureau):
     # the alert expires: a report after its end shows none
     later = NOW.replace(year=2032)
     assert report(now=later)["header"]["fraud_alert"] is None
+
+
+def test_a_report_as_of_now_shows_what_was_filed_within_the_same_second(
+    report, session, keyring, bureau
+):
+    """A report's clock is cut to the second; a dispute, statement or freeze written a moment
+    earlier carries microseconds and must still show (it did not, once)."""
+    zhang = _zhang(session, bureau.zhang)
+    moment = NOW.replace(microsecond=700_000)
+    _status_dispute(session, keyring, bureau, filed_at=moment)
+    session.add_all(
+        [
+            PersonalStatement(
+                subject_id=zhang.id,
+                text_enc=keyring.encrypt("刚刚添加", column="personal_statement.text"),
+                created_at=moment,
+                created_by="subject",
+            ),
+            FileFlag(
+                ref=new_ref("F"),
+                subject_id=zhang.id,
+                kind=FlagKind.freeze,
+                placed_at=moment,
+                placed_by="subject",
+            ),
+        ]
+    )
+    session.flush()
+    doc = report(now=NOW)
+    assert [d["status"] for d in doc["disputes"]] == ["open"]
+    assert doc["statements"][0]["text"] == "刚刚添加" and doc["header"]["frozen"] is True

@@ -256,10 +256,11 @@ def load_snapshot(
     snap.inquiries = _inquiries(session, subject_id, as_of, known_at, inquiry_years)
     snap.score = _score(session, subject_id, as_of, known_at)
     # disputes, statements and flags: as they stood at the knowledge cut, or now
-    at = known_at if known_at is not None else now
-    snap.disputes = _disputes(session, subject_id, at)
-    snap.statements = _statements(session, subject_id, keyring, at)
-    snap.fraud_alert, snap.frozen = _flags(session, subject_id, at)
+    # (a report as of now takes every row on file, whatever its clock says: `now` may be cut
+    # to the second while rows carry microseconds; only an expiry is judged against `now`)
+    snap.disputes = _disputes(session, subject_id, known_at)
+    snap.statements = _statements(session, subject_id, keyring, known_at)
+    snap.fraud_alert, snap.frozen = _flags(session, subject_id, known_at or now, known_at)
     return snap
 
 
@@ -502,9 +503,16 @@ def _score(
     )
 
 
-def _disputes(session: Session, subject_id: int, at: datetime) -> list[DisputeMarkData]:
-    """Disputes open at `at`, and those closed as unresolved by then: their mark stays. A
-    dispute closed as corrected or confirmed leaves no mark."""
+def _by(moment: datetime | None, known_at: datetime | None) -> bool:
+    """Whether something dated `moment` had happened by the knowledge cut (None: now)."""
+    return moment is not None and (known_at is None or moment <= known_at)
+
+
+def _disputes(
+    session: Session, subject_id: int, known_at: datetime | None
+) -> list[DisputeMarkData]:
+    """Disputes open at `known_at` (None: now), and those closed as unresolved by then: their
+    mark stays. A dispute closed as corrected or confirmed leaves no mark."""
     stmt = (
         select(Dispute, Institution.code, Institution.name, Institution.kind, Inquiry.inquired_on)
         .outerjoin(Institution, Institution.id == Dispute.institution_id)
@@ -516,17 +524,19 @@ def _disputes(session: Session, subject_id: int, at: datetime) -> list[DisputeMa
                 Inquiry.subject_id == subject_id,
             ),
         )
-        .where(Dispute.subject_id == subject_id, Dispute.filed_at <= at)
+        .where(Dispute.subject_id == subject_id)
         .order_by(Dispute.filed_at, Dispute.id)
     )
     out = []
     for d, code, name, kind, inquired_on in session.execute(stmt):
-        closed = d.closed_at is not None and d.closed_at <= at
+        if not _by(d.filed_at, known_at):
+            continue
+        closed = _by(d.closed_at, known_at)
         if closed and d.outcome is not DisputeOutcome.unresolved:
             continue
         if closed:
             status = "unresolved"
-        elif d.answered_at is not None and d.answered_at <= at:
+        elif _by(d.answered_at, known_at):
             status = "answered"
         else:
             status = "open"
@@ -541,7 +551,7 @@ def _disputes(session: Session, subject_id: int, at: datetime) -> list[DisputeMa
                 record_type=d.record_type.value,
                 status=status,
                 opened_on=d.filed_at.date(),
-                escalated=d.escalated_at is not None and d.escalated_at <= at,
+                escalated=_by(d.escalated_at, known_at),
                 note=d.decision_note if closed else None,
                 account_id=d.account_id,
                 period=d.period,
@@ -557,32 +567,43 @@ def _disputes(session: Session, subject_id: int, at: datetime) -> list[DisputeMa
 
 
 def _statements(
-    session: Session, subject_id: int, keyring: KeyRing, at: datetime
+    session: Session, subject_id: int, keyring: KeyRing, known_at: datetime | None
 ) -> list[StatementData]:
-    """The personal statement on file at `at`."""
+    """The personal statement on file at `known_at` (None: now)."""
     stmt = (
         select(PersonalStatement.created_at, PersonalStatement.text_enc)
-        .where(
-            PersonalStatement.subject_id == subject_id,
-            PersonalStatement.created_at <= at,
-            or_(PersonalStatement.removed_at.is_(None), PersonalStatement.removed_at > at),
-        )
+        .where(PersonalStatement.subject_id == subject_id)
         .order_by(PersonalStatement.created_at.desc())
     )
+    if known_at is None:
+        stmt = stmt.where(PersonalStatement.removed_at.is_(None))
+    else:
+        stmt = stmt.where(
+            PersonalStatement.created_at <= known_at,
+            or_(PersonalStatement.removed_at.is_(None), PersonalStatement.removed_at > known_at),
+        )
     return [
         StatementData(created.date(), keyring.decrypt(enc, column="personal_statement.text"))
         for created, enc in session.execute(stmt)
     ]
 
 
-def _flags(session: Session, subject_id: int, at: datetime) -> tuple[FraudAlertData | None, bool]:
-    """The fraud alert in force and whether the file is frozen at `at`."""
+def _flags(
+    session: Session, subject_id: int, at: datetime, known_at: datetime | None
+) -> tuple[FraudAlertData | None, bool]:
+    """The fraud alert in force and whether the file is frozen at `known_at` (None: now); an
+    alert's expiry is judged at `at` (the cut, or now)."""
     stmt = select(FileFlag).where(
         FileFlag.subject_id == subject_id,
-        FileFlag.placed_at <= at,
-        or_(FileFlag.lifted_at.is_(None), FileFlag.lifted_at > at),
         or_(FileFlag.expires_at.is_(None), FileFlag.expires_at > at),
     )
+    if known_at is None:
+        stmt = stmt.where(FileFlag.lifted_at.is_(None))
+    else:
+        stmt = stmt.where(
+            FileFlag.placed_at <= known_at,
+            or_(FileFlag.lifted_at.is_(None), FileFlag.lifted_at > known_at),
+        )
     alert, frozen = None, False
     for f in session.scalars(stmt):
         if f.kind is FlagKind.freeze:
