@@ -17,11 +17,14 @@ import orjson
 from sqlalchemy import select
 
 from credo.access import consent as consents
-from credo.access import keys
+from credo.access import keys, subject_access
 from credo.access.flows import authorise_query, find_subject
+from credo.account.models import Account, StatusRecord
 from credo.cli.common import actor, console
 from credo.db import session_scope, utcnow
 from credo.errors import CredoError
+from credo.institution.models import Institution
+from credo.repair import plan as repair
 from credo.report.render import render
 from credo.report.service import build_report
 from credo.scoring.models import SubjectScore
@@ -55,12 +58,21 @@ def _people(session, path: Path, keyring, n: int) -> list[tuple[str, object]]:
     return found
 
 
-def _curl(base: str, path: str, body: dict | None = None, *, out: str | None = None) -> str:
+def _curl(
+    base: str,
+    path: str,
+    body: dict | None = None,
+    *,
+    out: str | None = None,
+    method: str | None = None,
+    token: str = "CREDO_KEY",
+) -> str:
     parts = ["curl -s"]
-    if body is not None:
-        parts.append("-X POST")
+    method = method or ("POST" if body is not None else None)
+    if method:
+        parts.append(f"-X {method}")
     parts.append(shlex.quote(f"{base}{path}"))
-    parts.append('-H "Authorization: Bearer $CREDO_KEY"')
+    parts.append(f'-H "Authorization: Bearer ${token}"')
     if body is not None:
         parts.append("-H 'Content-Type: application/json'")
         parts.append(
@@ -81,6 +93,8 @@ def api_walkthrough(engine, out: Path, *, base_url: str) -> None:
     written: list[Path] = []
     with session_scope(engine) as s:
         people = _people(s, out / bank["files"][0], keyring, SAMPLES)
+        if len(people) == SAMPLES:
+            me = _subject_side(s, people[0][1], reports_dir)
         if len(people) < SAMPLES:
             console.print("[yellow]too few scored people to prepare the API walkthrough[/yellow]")
             return
@@ -154,7 +168,74 @@ def api_walkthrough(engine, out: Path, *, base_url: str) -> None:
         f"# health, metrics, and the OpenAPI docs at {base_url}/docs",
         f"curl -s {base_url}/readyz",
     ]  # fmt: skip
+    lines += ["", *_subject_lines(base_url, me, query)]
     for line in lines:  # plain text, never wrapped, so every line pastes as it is
         console.print(line, markup=False, highlight=False, soft_wrap=True,
                       style="dim" if line.startswith("#") else None)  # fmt: skip
     console.rule()
+
+
+def _subject_side(session, subject, reports_dir: Path) -> dict:
+    """A subject access credential for the first person, one of their monthly statuses to
+    dispute, and their repair plan written next to the sample reports."""
+    _, token = subject_access.issue(
+        session, subject_ref=subject.ref, verified_by="demo: identity assumed verified",
+        actor=actor(),
+    )  # fmt: skip
+    account = session.execute(
+        select(Institution.code, Account.account_ref, Account.id)
+        .join(Account, Account.institution_id == Institution.id)
+        .where(Account.subject_id == subject.id)
+        .order_by(Account.id)
+        .limit(1)
+    ).one()
+    period = session.scalar(
+        select(StatusRecord.period)
+        .where(StatusRecord.account_id == account.id, StatusRecord.superseded_at.is_(None))
+        .order_by(StatusRecord.period.desc())
+        .limit(1)
+    )
+    plan = repair.serve(session, subject.id, actor=actor(), channel="demo", lang="en")
+    path = reports_dir / f"repair-plan-{subject.ref}-en.json"
+    path.write_bytes(orjson.dumps(repair.to_dict(plan), option=orjson.OPT_INDENT_2))
+    console.print(f"the repair plan of {subject.ref}: {path}")
+    return {
+        "ref": subject.ref,
+        "token": token,
+        "dispute": {
+            "record_type": "status",
+            "institution": account.code,
+            "account_ref": account.account_ref,
+            "period": f"{period:%Y-%m}",
+            "reason": "I paid this month in full and on time.",
+        },
+    }
+
+
+def _subject_lines(base: str, me: dict, query: dict) -> list[str]:
+    """curl commands for the subject's side: /v1/me with a subject access credential."""
+
+    def curl(path: str, body: dict | None = None, **kw) -> str:
+        return _curl(base, path, body, token="CREDO_ME", **kw)
+
+    return [
+        f"# the subject {me['ref']}'s side, with the access credential an operator issued",
+        f"export CREDO_ME={me['token']}",
+        "# my report as PDF (a soft self-query; 2 free a year in the cn profile), who looked",
+        curl("/v1/me/report?format=pdf&lang=en", out="my-report.pdf"),
+        curl("/v1/me/inquiries"),
+        "# what I can do to improve, scored on the champion model",
+        curl("/v1/me/repair-plan?lang=en"),
+        "# dispute a month of my repayment history; the mark shows in every report at once",
+        curl("/v1/me/disputes", me["dispute"]),
+        curl("/v1/me/disputes"),
+        "# add my statement to the report (本人声明)",
+        curl("/v1/me/statement", {"text": "I was abroad for work in that month."}, method="PUT"),
+        "# freeze my file: the bank's new-credit query is refused (403 file_frozen), then lift it",
+        curl("/v1/me/freeze", method="PUT"),
+        _curl(base, "/v1/scores", query),
+        curl("/v1/me/freeze", method="DELETE"),
+        "# the notices the bureau sent me, and everything it holds about me (PIPL Art. 45)",
+        curl("/v1/me/notifications"),
+        curl("/v1/me/export", out="my-data.json"),
+    ]
