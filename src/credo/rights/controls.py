@@ -252,17 +252,11 @@ def lift_freeze(
     session: Session, *, subject_ref: str, actor: str, now: datetime | None = None
 ) -> FileFlag:
     """Lift the freeze at once; NotFound (reason ``no_freeze``) when the file is not frozen."""
-    now = now or utcnow()
-    subject = _subject(session, subject_ref)
-    row = _open_flag(session, subject.id, FlagKind.freeze, now)
-    if row is None:
-        raise NotFound("this file is not frozen; there is no freeze to lift", reason="no_freeze")
-    row.lifted_at, row.lifted_by = now, actor
-    session.flush()
-    _ledger(session, actor, "freeze.lift", subject, flag=row.ref)
-    enqueue(session, kind="freeze.lifted", payload={**flag_out(row), "lifted_at": now.isoformat()},
-            subject_id=subject.id, now=now)  # fmt: skip
-    return row
+    return _lift_flag(
+        session, subject_ref=subject_ref, kind=FlagKind.freeze, actor=actor, now=now,
+        action="freeze.lift", notice="freeze.lifted",
+        missing=NotFound("this file is not frozen; there is no freeze to lift", reason="no_freeze"),
+    )  # fmt: skip
 
 
 def place_fraud_alert(
@@ -309,17 +303,36 @@ def remove_fraud_alert(
     session: Session, *, subject_ref: str, actor: str, now: datetime | None = None
 ) -> FileFlag:
     """Remove the fraud alert before it expires; NotFound (``no_fraud_alert``) when none."""
+    return _lift_flag(
+        session, subject_ref=subject_ref, kind=FlagKind.fraud_alert, actor=actor, now=now,
+        action="fraud_alert.remove", notice="fraud_alert.removed",
+        missing=NotFound("there is no fraud alert on this file", reason="no_fraud_alert"),
+    )  # fmt: skip
+
+
+def _lift_flag(
+    session: Session,
+    *,
+    subject_ref: str,
+    kind: FlagKind,
+    actor: str,
+    now: datetime | None,
+    action: str,
+    notice: str,
+    missing: NotFound,
+) -> FileFlag:
+    """Close the subject's flag of `kind` in force now: ledger `action`, notice `notice`;
+    raises `missing` when there is none."""
     now = now or utcnow()
     subject = _subject(session, subject_ref)
-    row = _open_flag(session, subject.id, FlagKind.fraud_alert, now)
+    row = _open_flag(session, subject.id, kind, now)
     if row is None:
-        raise NotFound("there is no fraud alert on this file", reason="no_fraud_alert")
+        raise missing
     row.lifted_at, row.lifted_by = now, actor
     session.flush()
-    _ledger(session, actor, "fraud_alert.remove", subject, flag=row.ref)
-    enqueue(session, kind="fraud_alert.removed",
-            payload={**flag_out(row), "lifted_at": now.isoformat()}, subject_id=subject.id,
-            now=now)  # fmt: skip
+    _ledger(session, actor, action, subject, flag=row.ref)
+    enqueue(session, kind=notice, payload={**flag_out(row), "lifted_at": now.isoformat()},
+            subject_id=subject.id, now=now)  # fmt: skip
     return row
 
 
