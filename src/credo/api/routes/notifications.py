@@ -8,6 +8,7 @@ recipient. Newest first, keyset cursor pagination like every other list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -46,6 +47,27 @@ def _page(rows: list[Notification], limit: int) -> NotificationPage:
     return NotificationPage(items=items, next_cursor=nxt)
 
 
+def _list(
+    ctx: Context,
+    response: Response,
+    page: Callable[..., list[Notification]],
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+    **recipient: int,
+) -> NotificationPage:
+    """One page of the recipient's notices, read by `page` (a `service.page_for_*`)."""
+    after = decode_cursor(cursor)
+    with ctx.transaction() as session:
+        rows = page(
+            session, limit=limit, after=after, status=service.parse_status(status), **recipient
+        )
+    # personal data: no shared cache may keep a copy
+    response.headers["Cache-Control"] = "no-store"
+    return _page(rows, limit)
+
+
 @me_router.get(
     "/notifications",
     response_model=NotificationPage,
@@ -66,15 +88,10 @@ def my_notifications(
     cursor: Cursor = None,
     status: Status = None,
 ) -> NotificationPage:
-    after = decode_cursor(cursor)
-    with ctx.transaction() as session:
-        rows = service.page_for_subject(
-            session, subject_id=me.subject_id, limit=limit, after=after,
-            status=service.parse_status(status),
-        )  # fmt: skip
-    # personal data: no shared cache may keep a copy
-    response.headers["Cache-Control"] = "no-store"
-    return _page(rows, limit)
+    return _list(
+        ctx, response, service.page_for_subject, limit=limit, cursor=cursor, status=status,
+        subject_id=me.subject_id,
+    )  # fmt: skip
 
 
 @institution_router.get(
@@ -98,11 +115,7 @@ def institution_notifications(
     cursor: Cursor = None,
     status: Status = None,
 ) -> NotificationPage:
-    after = decode_cursor(cursor)
-    with ctx.transaction() as session:
-        rows = service.page_for_institution(
-            session, institution_id=who.institution_id, limit=limit, after=after,
-            status=service.parse_status(status),
-        )  # fmt: skip
-    response.headers["Cache-Control"] = "no-store"
-    return _page(rows, limit)
+    return _list(
+        ctx, response, service.page_for_institution, limit=limit, cursor=cursor, status=status,
+        institution_id=who.institution_id,
+    )  # fmt: skip
