@@ -8,20 +8,21 @@ import orjson
 import pytest
 import typer
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from credo.access.flows import find_subject
+from cli_support import fails, furnished_refs, ok
 from credo.audit.models import AuditEntry
 from credo.config import get_profile
 from credo.db import get_engine, session_scope
-from credo.migrate import ensure_schema
 from credo.rights import disputes as service
 from credo.rights.dispute_cli import app
 from credo.rights.models import Dispute, DisputeOutcome, DisputeStatus
 from credo.security import get_keyring
-from furnishing.bureau import BANK, ZHANG_ID, add_institution, run, small_bureau, write_jsonl
+from furnishing.bureau import (
+    BANK,
+    ZHANG_ID,
+    subject_of,
+)
 
-runner = CliRunner()
 root = typer.Typer()
 root.add_typer(app, name="dispute")
 T0 = datetime(2024, 7, 2, 9, 0, tzinfo=UTC)
@@ -30,13 +31,9 @@ T0 = datetime(2024, 7, 2, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def ref(tmp_path, monkeypatch) -> str:
     """A dispute of 张三's May status filed on T0; the CLI's clock reads T0 + 30 days."""
-    engine = get_engine()
-    ensure_schema(engine)
-    with session_scope(engine) as session:
-        add_institution(session, BANK)
-        run(session, write_jsonl(tmp_path / "b.jsonl", small_bureau()), get_keyring(),
-            get_profile("cn"))  # fmt: skip
-        zhang = find_subject(session, get_keyring(), id_type="prc_id", id_number=ZHANG_ID)
+    furnished_refs(tmp_path)
+    with session_scope(get_engine()) as session:
+        zhang = subject_of(session, get_keyring(), ZHANG_ID)
         d = service.file(
             session, keyring=get_keyring(), subject_id=zhang.id,
             name=service.RecordName("status", institution=BANK, account_ref="CC-1",
@@ -49,15 +46,11 @@ def ref(tmp_path, monkeypatch) -> str:
 
 
 def _ok(args: list[str]) -> str:
-    result = runner.invoke(root, args)
-    assert result.exit_code == 0, result.output
-    return result.output
+    return ok(root, args).output
 
 
 def _fails(args: list[str], message: str) -> None:
-    result = runner.invoke(root, args)
-    assert result.exit_code == 2, result.output
-    assert message in " ".join(result.output.split()), result.output
+    fails(root, args, message)
 
 
 def _dispute(ref: str) -> Dispute:
@@ -105,3 +98,17 @@ def test_answer_and_decide(ref):
     _fails(["dispute", "decide", ref, "--outcome", "confirmed"], "was closed on")
     _fails(["dispute", "show", "D000000000000"], "no dispute D000000000000")
     _fails(["dispute", "queue", "--status", "lost"], "--status must be one of")
+
+
+def test_show_prints_notes_and_reasons_as_written(ref):
+    """A furnisher's note or a subject's reason in square brackets is text, not Rich markup: it
+    is printed as written, and neither crashes the operator's `dispute show`."""
+    with session_scope(get_engine()) as session:
+        d = session.scalar(select(Dispute).where(Dispute.ref == ref))
+        service.answer(
+            session, dispute=d, answer="confirm", note="see [/bold] our file [red]x",
+            evidence_sha256=None, correction=None, actor="furnisher:BANK_A", now=T0,
+        )  # fmt: skip
+    out = _ok(["dispute", "show", ref])
+    assert "[/bold]" in out and "[red]x" in out  # the note's column wraps
+    assert "reason: paid on time" in out and "[bold]" not in out

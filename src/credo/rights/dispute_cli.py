@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -172,15 +173,22 @@ def show(
     for key in ("ref", "subject_ref", "record_type", "target", "institution", "status", "outcome",
                 "filed_at", "due_on", "escalated_at", "answer", "correction", "decision_note",
                 "closed_at", "evidence_sha256"):  # fmt: skip
-        console.print(f"[bold]{key}[/bold]: {item[key] if item[key] is not None else '-'}")
-    console.print(f"[bold]record now[/bold]: {item['record_now'] or '-'}")
-    console.print("[bold]reason[/bold]:", item["reason"], markup=False)
+        console.print(
+            f"[bold]{key}[/bold]: {escape(str(item[key] if item[key] is not None else '-'))}"
+        )
+    console.print(f"[bold]record now[/bold]: {escape(str(item['record_now'] or '-'))}")
+    # the subject's and the furnisher's words are text, never Rich markup
+    console.print(f"[bold]reason[/bold]: {escape(item['reason'])}")
     t = Table(title="history")
     for name in ("at", "step", "by", "note", "detail"):
         t.add_column(name)
     for e in item["history"]:
         t.add_row(
-            e["at"][:19], e["kind"], e["actor"], e["note"] or "", orjson.dumps(e["detail"]).decode()
+            e["at"][:19],
+            e["kind"],
+            e["actor"],
+            escape(e["note"] or ""),
+            escape(orjson.dumps(e["detail"]).decode()),
         )
     console.print(t)
 
