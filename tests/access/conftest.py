@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from credo.access import consent as consents
 from credo.access import keys
-from credo.access.flows import find_subject
 from credo.access.models import Consent
 from credo.db import utcnow
 from credo.subject.models import Subject
@@ -20,10 +19,8 @@ from furnishing.bureau import (
     LI_ID,
     OTHER_BANK,
     ZHANG_ID,
-    add_institution,
-    run,
-    small_bureau,
-    write_jsonl,
+    furnish_small_bureau,
+    subject_of,
 )
 
 EVIDENCE = hashlib.sha256(b"signed consent form").hexdigest()
@@ -59,11 +56,8 @@ class Bureau:
 @pytest.fixture
 def bureau(session, keyring, cn, tmp_path) -> Bureau:
     """Zhang (a credit card, one old hard inquiry) and Li (a loan) furnished by BANK."""
-    add_institution(session, BANK)
-    add_institution(session, OTHER_BANK)
-    run(session, write_jsonl(tmp_path / "bureau.jsonl", small_bureau()), keyring, cn)
-    zhang = find_subject(session, keyring, id_type="prc_id", id_number=ZHANG_ID)
-    li = find_subject(session, keyring, id_type="prc_id", id_number=LI_ID)
+    furnish_small_bureau(session, keyring, cn, tmp_path / "bureau.jsonl")
+    zhang, li = subject_of(session, keyring, ZHANG_ID), subject_of(session, keyring, LI_ID)
     _, token = keys.create_key(session, institution_code=BANK, roles=["querier"], actor="test")
     _, other = keys.create_key(
         session, institution_code=OTHER_BANK, roles=["querier"], actor="test"

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from credo.access import consent as consents
 from credo.access import keys
-from credo.access.flows import find_subject
 from credo.api.app import create_app
 from credo.audit.models import AuditEntry
 from credo.config import Settings
@@ -43,10 +42,8 @@ from furnishing.bureau import (
     LI_ID,
     OTHER_BANK,
     ZHANG_ID,
-    add_institution,
-    run,
-    small_bureau,
-    write_jsonl,
+    furnish_small_bureau,
+    subject_of,
 )
 
 EVIDENCE = hashlib.sha256(b"signed consent form").hexdigest()
@@ -164,13 +161,10 @@ class Api:
 
 def build_bureau(session: Session, keyring: KeyRing, cn, tmp_path, monkeypatch) -> dict:
     """Furnish the small bureau on the 2024-07-01 clock, add keys; returns refs and tokens."""
-    add_institution(session, BANK)
-    add_institution(session, OTHER_BANK)
     with monkeypatch.context() as m:
         m.setattr("credo.furnishing.store.utcnow", lambda: FURNISHED_AT)
-        run(session, write_jsonl(tmp_path / "bureau.jsonl", small_bureau()), keyring, cn)
-    zhang = find_subject(session, keyring, id_type="prc_id", id_number=ZHANG_ID)
-    li = find_subject(session, keyring, id_type="prc_id", id_number=LI_ID)
+        furnish_small_bureau(session, keyring, cn, tmp_path / "bureau.jsonl")
+    zhang, li = subject_of(session, keyring, ZHANG_ID), subject_of(session, keyring, LI_ID)
     tokens = {}
     for name, inst, roles in (
         ("bank", BANK, ["querier"]),

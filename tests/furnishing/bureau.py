@@ -11,11 +11,13 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from credo.access.flows import find_subject
 from credo.core.checksums import make_prc_id, make_uscc
 from credo.db import Base
 from credo.furnishing.format import FORMAT_NAME, csv_columns
 from credo.furnishing.service import BatchReport, furnish
 from credo.institution import service as institution_service
+from credo.subject.models import Subject
 
 AS_OF = date(2024, 6, 30)
 TODAY = date(2024, 7, 1)
@@ -227,6 +229,29 @@ def run(session: Session, path: Path, keyring, profile, **kw) -> BatchReport:
     report = furnish(session, path=path, keyring=keyring, profile=profile, actor="test", **kw)
     assert_sums(report)
     return report
+
+
+def furnish_small_bureau(
+    session: Session,
+    keyring,
+    profile,
+    path: Path,
+    *,
+    institutions: tuple[str, ...] = (BANK, OTHER_BANK),
+    rows: list[dict] | None = None,
+) -> BatchReport:
+    """Register `institutions`, then furnish `rows` (default `small_bureau()`) for BANK from
+    the JSON Lines file `path`, with the test clock."""
+    for code in institutions:
+        add_institution(session, code)
+    return run(
+        session, write_jsonl(path, small_bureau() if rows is None else rows), keyring, profile
+    )
+
+
+def subject_of(session: Session, keyring, id_number: str, id_type: str = "prc_id") -> Subject:
+    """The furnished subject with this identifier; NotFound when nobody has it."""
+    return find_subject(session, keyring, id_type=id_type, id_number=id_number)
 
 
 def assert_sums(report: BatchReport) -> None:

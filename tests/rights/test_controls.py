@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from credo.access import consent as consents
 from credo.access import keys
-from credo.access.flows import authorise_query, find_subject
+from credo.access.flows import authorise_query
 from credo.audit import service as audit
 from credo.audit.models import AuditEntry
 from credo.config import get_profile
@@ -28,12 +28,9 @@ from credo.subject.models import Subject
 from furnishing.bureau import (
     BANK,
     LI_ID,
-    OTHER_BANK,
     ZHANG_ID,
-    add_institution,
-    run,
-    small_bureau,
-    write_jsonl,
+    furnish_small_bureau,
+    subject_of,
 )
 
 T0 = datetime(2024, 7, 2, 9, 0, tzinfo=UTC)
@@ -86,11 +83,8 @@ class World:
 
 @pytest.fixture
 def world(session, keyring, cn, tmp_path) -> World:
-    add_institution(session, BANK)
-    add_institution(session, OTHER_BANK)
-    run(session, write_jsonl(tmp_path / "bureau.jsonl", small_bureau()), keyring, cn)
-    zhang = find_subject(session, keyring, id_type="prc_id", id_number=ZHANG_ID)
-    li = find_subject(session, keyring, id_type="prc_id", id_number=LI_ID)
+    furnish_small_bureau(session, keyring, cn, tmp_path / "bureau.jsonl")
+    zhang, li = subject_of(session, keyring, ZHANG_ID), subject_of(session, keyring, LI_ID)
     _, token = keys.create_key(session, institution_code=BANK, roles=["querier"], actor="test")
     return World(session, keyring, zhang, li, token)
 

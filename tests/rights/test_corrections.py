@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.conftest import publish_champion, scorecard  # noqa: F401 (fixture)
-from credo.access.flows import find_subject
 from credo.access.self_query import bureau_institution
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit.models import AuditEntry
@@ -44,10 +43,11 @@ from furnishing.bureau import (
     LI_ID,
     OTHER_BANK,
     ZHANG_ID,
-    add_institution,
+    furnish_small_bureau,
     run,
     small_bureau,
     status,
+    subject_of,
     table_counts,
     write_jsonl,
 )
@@ -146,19 +146,18 @@ class Bureau:
 
 
 def build(session: Session, keyring: KeyRing, profile, tmp_path, monkeypatch, model) -> Bureau:
-    add_institution(session, BANK)
-    add_institution(session, OTHER_BANK)
-    add_institution(session, "BANK_C")
     with monkeypatch.context() as m:
         m.setattr("credo.furnishing.store.utcnow", lambda: FURNISHED_AT)
-        run(session, write_jsonl(tmp_path / "bureau.jsonl", bureau_rows()), keyring, profile)
+        furnish_small_bureau(
+            session, keyring, profile, tmp_path / "bureau.jsonl",
+            institutions=(BANK, OTHER_BANK, "BANK_C"), rows=bureau_rows(),
+        )  # fmt: skip
     if model is not None:
         publish_champion(session, model)
     session.commit()
-    subject = lambda t, n: find_subject(session, keyring, id_type=t, id_number=n)  # noqa: E731
     return Bureau(
-        session, keyring, Settings(), subject("prc_id", ZHANG_ID), subject("prc_id", LI_ID),
-        subject("uscc", ACME_USCC),
+        session, keyring, Settings(), subject_of(session, keyring, ZHANG_ID),
+        subject_of(session, keyring, LI_ID), subject_of(session, keyring, ACME_USCC, "uscc"),
     )  # fmt: skip
 
 

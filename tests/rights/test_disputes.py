@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from credo.access.flows import find_subject
 from credo.audit.models import AuditEntry
 from credo.config import Settings
 from credo.errors import Conflict, Invalid, NotFound
@@ -36,10 +35,8 @@ from furnishing.bureau import (
     LI_ID,
     OTHER_BANK,
     ZHANG_ID,
-    add_institution,
-    run,
-    small_bureau,
-    write_jsonl,
+    furnish_small_bureau,
+    subject_of,
 )
 
 T0 = datetime(2024, 7, 2, 9, 0, tzinfo=UTC)
@@ -83,11 +80,9 @@ def _profile(code: str):
 
 @pytest.fixture
 def world(session, keyring, cn, tmp_path) -> World:
-    add_institution(session, BANK)
-    add_institution(session, OTHER_BANK)
-    run(session, write_jsonl(tmp_path / "bureau.jsonl", small_bureau()), keyring, cn)
+    furnish_small_bureau(session, keyring, cn, tmp_path / "bureau.jsonl")
     people = [
-        find_subject(session, keyring, id_type=t, id_number=n)
+        subject_of(session, keyring, n, t)
         for t, n in (("prc_id", ZHANG_ID), ("prc_id", LI_ID), ("uscc", ACME_USCC))
     ]
     bank_id = session.scalar(select(Institution.id).where(Institution.code == BANK))
@@ -219,7 +214,8 @@ def test_a_second_open_dispute_on_the_same_record_is_409_naming_the_open_one(wor
 @pytest.mark.parametrize(
     ("reason", "words"),
     [("", "empty"), ("   \n\t ", "empty"), ("x" * 2001, "2001 characters; at most 2000"),
-     (None, "empty")],
+     (None, "empty"), ("paid\x00", "control characters"),
+     ("bad \x1b[31mred\x1b[0m name", "control characters")],
 )  # fmt: skip
 def test_an_empty_or_overlong_reason_is_422_naming_reason(world, reason, words):
     before = world.counts()
