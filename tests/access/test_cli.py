@@ -8,20 +8,17 @@ import json
 import pytest
 import typer
 from sqlalchemy import select, text
-from typer.testing import CliRunner
 
+from cli_support import fails, furnished_refs, ok
 from credo.access import keys
 from credo.access.cli import consent_app, key_app
 from credo.access.flows import find_subject
-from credo.config import get_profile
 from credo.db import get_engine, session_scope
 from credo.errors import Unauthorized
-from credo.migrate import ensure_schema
 from credo.security import get_keyring
 from credo.subject.models import Subject
-from furnishing.bureau import BANK, ZHANG_ID, add_institution, run, small_bureau, write_jsonl
+from furnishing.bureau import BANK, ZHANG_ID
 
-runner = CliRunner()
 root = typer.Typer()
 root.add_typer(key_app, name="key")
 root.add_typer(consent_app, name="consent")
@@ -30,13 +27,8 @@ root.add_typer(consent_app, name="consent")
 @pytest.fixture
 def engine(tmp_path):
     """The configured database with BANK and the small bureau furnished by it."""
-    eng = get_engine()
-    ensure_schema(eng)
-    with session_scope(eng) as session:
-        add_institution(session, BANK)
-        run(session, write_jsonl(tmp_path / "b.jsonl", small_bureau()), get_keyring(),
-            get_profile("cn"))  # fmt: skip
-    return eng
+    furnished_refs(tmp_path)
+    return get_engine()
 
 
 @pytest.fixture
@@ -46,15 +38,11 @@ def zhang_ref(engine) -> str:
 
 
 def _ok(args: list[str]):
-    result = runner.invoke(root, args)
-    assert result.exit_code == 0, result.output
-    return result
+    return ok(root, args)
 
 
 def _fails(args: list[str], message: str) -> None:
-    result = runner.invoke(root, args)
-    assert result.exit_code == 2, result.output
-    assert message in " ".join(result.output.split()), result.output
+    fails(root, args, message)
 
 
 def test_key_create_prints_the_secret_once_with_a_warning(engine):

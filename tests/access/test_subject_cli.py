@@ -8,19 +8,13 @@ from datetime import timedelta
 import pytest
 import typer
 from sqlalchemy import text
-from typer.testing import CliRunner
 
+from cli_support import fails, furnished_refs, ok
 from credo.access import subject_access
-from credo.access.flows import find_subject
 from credo.access.subject_cli import subject_access_app
-from credo.config import get_profile
 from credo.db import get_engine, session_scope, utcnow
 from credo.errors import Unauthorized
-from credo.migrate import ensure_schema
-from credo.security import get_keyring
-from furnishing.bureau import BANK, LI_ID, ZHANG_ID, add_institution, run, small_bureau, write_jsonl
 
-runner = CliRunner()
 root = typer.Typer()
 root.add_typer(subject_access_app, name="subject-access")
 
@@ -28,28 +22,15 @@ root.add_typer(subject_access_app, name="subject-access")
 @pytest.fixture
 def refs(tmp_path) -> dict[str, str]:
     """The configured database with the small bureau; the refs of 张三 and 李四."""
-    eng = get_engine()
-    ensure_schema(eng)
-    with session_scope(eng) as session:
-        add_institution(session, BANK)
-        run(session, write_jsonl(tmp_path / "b.jsonl", small_bureau()), get_keyring(),
-            get_profile("cn"))  # fmt: skip
-        return {
-            name: find_subject(session, get_keyring(), id_type="prc_id", id_number=n).ref
-            for name, n in (("zhang", ZHANG_ID), ("li", LI_ID))
-        }
+    return furnished_refs(tmp_path)
 
 
 def _ok(args: list[str]):
-    result = runner.invoke(root, ["subject-access", *args])
-    assert result.exit_code == 0, result.output
-    return result
+    return ok(root, ["subject-access", *args])
 
 
 def _fails(args: list[str], message: str) -> None:
-    result = runner.invoke(root, ["subject-access", *args])
-    assert result.exit_code == 2, result.output
-    assert message in " ".join(result.output.split()), result.output
+    fails(root, ["subject-access", *args], message)
 
 
 def test_issue_prints_the_token_once_then_list_and_revoke(refs):

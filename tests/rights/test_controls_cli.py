@@ -8,28 +8,17 @@ import json
 import pytest
 import typer
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from credo.access.flows import find_subject
+from cli_support import fails, furnished_refs, ok
 from credo.audit.models import AuditEntry
-from credo.config import get_profile
 from credo.db import get_engine, session_scope
-from credo.migrate import ensure_schema
 from credo.rights.controls_cli import app
 from credo.rights.models import FileFlag, OptOut, PersonalStatement
-from credo.security import get_keyring
 from furnishing.bureau import (
-    BANK,
     LI_ID,
-    ZHANG_ID,
     ZHANG_NAME,
-    add_institution,
-    run,
-    small_bureau,
-    write_jsonl,
 )
 
-runner = CliRunner()
 root = typer.Typer()
 root.add_typer(app, name="rights")
 THEFT_REPORT = "ab" * 32
@@ -37,28 +26,15 @@ THEFT_REPORT = "ab" * 32
 
 @pytest.fixture
 def refs(tmp_path) -> dict[str, str]:
-    eng = get_engine()
-    ensure_schema(eng)
-    with session_scope(eng) as session:
-        add_institution(session, BANK)
-        run(session, write_jsonl(tmp_path / "b.jsonl", small_bureau()), get_keyring(),
-            get_profile("cn"))  # fmt: skip
-        return {
-            name: find_subject(session, get_keyring(), id_type="prc_id", id_number=n).ref
-            for name, n in (("zhang", ZHANG_ID), ("li", LI_ID))
-        }
+    return furnished_refs(tmp_path)
 
 
 def _ok(*args: str) -> str:
-    result = runner.invoke(root, ["rights", *args])
-    assert result.exit_code == 0, result.output
-    return " ".join(result.output.split())
+    return " ".join(ok(root, ["rights", *args]).output.split())
 
 
 def _fails(*args: str, message: str) -> None:
-    result = runner.invoke(root, ["rights", *args])
-    assert result.exit_code == 2, result.output
-    assert message in " ".join(result.output.split()), result.output
+    fails(root, ["rights", *args], message)
 
 
 def _rows(model) -> list:

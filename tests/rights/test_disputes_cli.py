@@ -17,11 +17,7 @@ from credo.rights import disputes as service
 from credo.rights.dispute_cli import app
 from credo.rights.models import Dispute, DisputeOutcome, DisputeStatus
 from credo.security import get_keyring
-from furnishing.bureau import (
-    BANK,
-    ZHANG_ID,
-    subject_of,
-)
+from furnishing.bureau import BANK, ZHANG_ID, subject_of
 
 root = typer.Typer()
 root.add_typer(app, name="dispute")
