@@ -98,8 +98,8 @@ def check_reason(reason: object) -> str:
         raise invalid("reason", "reason must say what is wrong with the record; it is empty")
     if len(text) > REASON_MAX:
         raise invalid("reason", f"reason is {len(text)} characters; at most {REASON_MAX}")
-    if "\x00" in text:
-        raise invalid("reason", "reason holds a NUL character")
+    if CONTROL.search(text):  # a NUL, or an escape sequence for the operator's terminal
+        raise invalid("reason", "reason holds control characters")
     return text
 
 
