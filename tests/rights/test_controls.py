@@ -127,6 +127,9 @@ def test_the_same_words_again_change_nothing(world):
         ("x" * 51, "text: is 51 characters long; a statement has at most 50"),
         ("   ", "text: is empty; write 1 to 50 characters"),
         ("", "text: is empty; write 1 to 50 characters"),
+        # printed on every report: a NUL showed as a box in the PDF
+        ("I paid \x00", "text: holds control characters; tabs and new lines are fine"),
+        ("\x1b[2Jabroad", "text: holds control characters; tabs and new lines are fine"),
     ],
 )
 def test_a_statement_over_the_limit_or_empty_is_refused_and_changes_nothing(world, text, words):

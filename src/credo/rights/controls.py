@@ -36,6 +36,7 @@ from credo.core.refs import new_ref
 from credo.db import utcnow
 from credo.errors import Invalid, NotFound
 from credo.notify.outbox import enqueue
+from credo.rights.dispute_records import CONTROL
 from credo.rights.models import FileFlag, FlagKind, OptOut, OptOutUse, PersonalStatement
 from credo.security.keys import KeyRing
 from credo.subject.models import Subject
@@ -124,6 +125,10 @@ def check_statement(text: object, max_chars: int | None = None) -> str:
             "text",
             f"is {len(stripped)} characters long; a statement has at most {limit}",
             max_chars=limit,
+        )
+    if CONTROL.search(stripped):  # printed on every report: a NUL showed as a box in the PDF
+        raise invalid(
+            "text", "holds control characters; tabs and new lines are fine", max_chars=limit
         )
     return stripped
 
