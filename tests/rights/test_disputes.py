@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from credo.audit.models import AuditEntry
 from credo.config import Settings
 from credo.errors import Conflict, Invalid, NotFound
+from credo.furnishing.models import FurnishingBatch
 from credo.inquiry.models import Inquiry
 from credo.institution.models import Institution
 from credo.notify.models import Notification
@@ -470,6 +471,10 @@ def test_corrected_with_the_operators_correction_supersedes_the_record_and_keeps
     assert d.correction_batch_id is not None
     assert service.correction_of(d) == {"balance": "1400.00"}
     [decided] = [e for e in service.history(world.session, dispute=d) if e.kind == "decided"]
-    assert service.events_detail(decided)["correction_batch_id"] == d.correction_batch_id
+    batch = world.session.get(FurnishingBatch, d.correction_batch_id)
+    detail = service.events_detail(decided)
+    # the history names the batch by its public reference, never its row id
+    assert detail["correction_batch"] == batch.ref and "correction_batch_id" not in detail
+    assert {"rescored", "institutions_notified"} <= set(detail)
     assert service.current_record(world.session, d)["balance"] == "1400.00"
     assert [e.target for e in _ledger(world.session, "dispute.decide")] == [d.ref]

@@ -41,6 +41,11 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 # -- errors --------------------------------------------------------------------------------------
+def _a(word: str) -> str:
+    """``a status``, ``an account``, ``an inquiry``, ``an identity``."""
+    return ("an " if word[0] in "aeiou" else "a ") + word.replace("_", " ")
+
+
 def invalid(field: str, message: str) -> Invalid:
     return Invalid(
         message, reason="invalid_" + field, errors=[{"field": field, "message": message}]
@@ -121,10 +126,10 @@ def _check_named(name: RecordName, rtype: DisputeRecordType) -> dict[str, Any]:
     }
     for key in required:
         if key not in given:
-            raise invalid(key, f"{key} is required to name a {rtype.value} record")
+            raise invalid(key, f"{key} is required to name {_a(rtype.value)} record")
     for key in given:
         if key not in required + optional:
-            raise invalid(key, f"{key} does not name a {rtype.value} record; leave it out")
+            raise invalid(key, f"{key} does not name {_a(rtype.value)} record; leave it out")
     for key, value in given.items():
         if isinstance(value, str) and (len(value) > 100 or CONTROL.search(value)):
             raise invalid(key, f"{key} is not a value your report shows")

@@ -517,7 +517,7 @@ def decide(
     if correction is not None and result is not DisputeOutcome.corrected:
         raise invalid("correction", f"a {result.value} decision carries no correction")
     _ensure_not_closed(dispute)
-    batch_id = None
+    batch_id = batch_ref = applied = None
     if result is DisputeOutcome.corrected:
         if correction is not None:
             correction = _validated_correction(dispute, correction, settings.jurisdiction)
@@ -532,7 +532,7 @@ def decide(
             session, dispute=dispute, correction=correction, actor=actor, keyring=keyring,
             settings=settings, now=now,
         )  # fmt: skip
-        batch_id = getattr(applied, "batch_id", None)
+        batch_id, batch_ref = applied.batch_id, applied.batch_ref
         dispute.correction = _kept(dispute, correction)
         dispute.correction_batch_id = batch_id
     dispute.status = DisputeStatus.closed
@@ -540,13 +540,17 @@ def decide(
     dispute.decided_by = actor
     dispute.decision_note = text
     dispute.closed_at = now
-    _event(session, dispute, "decided", actor=actor, now=now, note=text,
-           detail={"outcome": result.value, "correction": _shown_values(dispute, correction),
-                   "correction_batch_id": batch_id})  # fmt: skip
+    # public references only: the history is shown to the subject and the furnisher
+    detail: dict[str, Any] = {"outcome": result.value,
+                              "correction": _shown_values(dispute, correction)}  # fmt: skip
+    if applied is not None:
+        detail.update(correction_batch=batch_ref, rescored=applied.score is not None,
+                      institutions_notified=len(applied.notified_institutions))  # fmt: skip
+    _event(session, dispute, "decided", actor=actor, now=now, note=text, detail=detail)
     audit.record(
         session, actor=actor, action="dispute.decide", target=dispute.ref,
         details={"outcome": result.value, "fields": sorted(correction or {}),
-                 "correction_batch_id": batch_id, "on_time": now.date() <= dispute.due_on},
+                 "correction_batch": batch_ref, "on_time": now.date() <= dispute.due_on},
     )  # fmt: skip
     extra: dict[str, Any] = {"outcome": result.value, "note": text}
     if result is DisputeOutcome.confirmed:
