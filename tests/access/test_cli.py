@@ -66,7 +66,7 @@ def test_key_create_prints_the_secret_once_with_a_warning(engine):
 
 
 def test_key_create_json_carries_the_secret_and_the_warning(engine):
-    out = json.loads(_ok(["key", "create", BANK, "--role", "operator", "--json"]).stdout)
+    out = json.loads(_ok(["key", "create", "CREDO", "--role", "operator", "--json"]).stdout)
     assert out["secret"].startswith(f"credo_{out['key_id']}_")
     assert "shown once" in out["warning"] and out["expires_at"] is None
 

@@ -175,11 +175,11 @@ def test_without_a_consent_of_its_own_an_institution_cannot_probe_for_files(bure
 
 def test_a_key_without_the_querier_role_is_403(bureau):
     _, token = keys.create_key(
-        bureau.session, institution_code=BANK, roles=["furnisher", "operator"], actor="t"
+        bureau.session, institution_code=BANK, roles=["furnisher"], actor="t"
     )
     c = bureau.consent()
     err = _refused(bureau, c.ref, principal=keys.authenticate(bureau.session, token))
-    assert "does not have the querier role (it has: furnisher, operator)" in err.message
+    assert "does not have the querier role (it has: furnisher)" in err.message
 
 
 @pytest.mark.parametrize(

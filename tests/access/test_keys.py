@@ -6,13 +6,14 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from credo.access import keys
 from credo.access.models import ApiKey, Role
 from credo.audit.models import AuditEntry
 from credo.db import utcnow
 from credo.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from credo.institution.models import Institution, InstitutionKind
 from furnishing.bureau import BANK, add_institution
 
 
@@ -105,7 +106,7 @@ def test_an_expired_key_is_401(session, bank):
 
 def test_rotate_issues_a_new_secret_and_stops_the_old_key(session, bank):
     old, old_token = keys.create_key(
-        session, institution_code=bank, roles=["querier", "operator"], actor="ops"
+        session, institution_code=bank, roles=["querier", "furnisher"], actor="ops"
     )
     new, new_token = keys.rotate_key(session, key_id=old.key_id, actor="ops")
     assert new.rotated_from_id == old.id and new.role_set == old.role_set
@@ -191,3 +192,16 @@ def test_list_shows_keys_per_institution(session, bank):
     keys.create_key(session, institution_code="BANK_B", roles=["querier"], actor="o")
     assert len(keys.list_all(session)) == 2
     assert len(keys.list_all(session, institution_code="bank_b")) == 1
+
+
+def test_the_operator_role_is_only_for_the_bureaus_own_staff(session, bank):
+    """An operator decides disputes against furnishers: a member's key must never hold it."""
+    with pytest.raises(Invalid, match="operator role is for the bureau's own staff") as err:
+        keys.create_key(session, institution_code=bank, roles=["operator"], actor="ops")
+    assert err.value.extra["field"] == "roles"
+    assert session.scalar(select(func.count()).select_from(ApiKey)) == 0
+    # the bureau's row is created on first use, and its staff get operator keys
+    key, _ = keys.create_key(session, institution_code="credo", roles=["operator"], actor="ops")
+    bureau = session.get(Institution, key.institution_id)
+    assert (bureau.code, bureau.kind) == ("CREDO", InstitutionKind.bureau)
+    assert key.role_set == {Role.operator}

@@ -10,17 +10,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from credo.access import keys, subject_access, tokens
-from credo.access.self_query import (
-    BUREAU_CODE,
-    authorise_self_query,
-    bureau_institution,
-    free_reports_used,
-)
+from credo.access.self_query import authorise_self_query, free_reports_used
 from credo.audit.models import AuditEntry
 from credo.db import utcnow
 from credo.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from credo.inquiry.models import Inquiry, InquiryKind, InquirySource
 from credo.institution.models import Institution, InstitutionKind
+from credo.institution.service import BUREAU_CODE, bureau_institution
 from furnishing.bureau import ZHANG_ID
 
 VERIFIED = "counter: ID card seen"

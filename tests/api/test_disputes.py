@@ -52,8 +52,8 @@ def dz(api, monkeypatch):
                 s, subject_ref=ref, verified_by="counter", actor="ops",
                 expires_at=now + timedelta(days=700),
             )  # fmt: skip
-        for name, inst, role in (("operator", BANK, "operator"), ("furnisher_b", OTHER_BANK,
-                                                                  "furnisher")):  # fmt: skip
+        for name, inst, role in (("operator", "CREDO", "operator"), ("furnisher_b", OTHER_BANK,
+                                                                     "furnisher")):  # fmt: skip
             _, api.tokens[name] = keys.create_key(s, institution_code=inst, roles=[role],
                                                   actor="test")  # fmt: skip
     clock = {"now": T0}

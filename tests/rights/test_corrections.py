@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.conftest import publish_champion, scorecard  # noqa: F401 (fixture)
-from credo.access.self_query import bureau_institution
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit.models import AuditEntry
 from credo.config import Settings
@@ -28,6 +27,7 @@ from credo.feature.service import one_subject_features
 from credo.furnishing.models import BatchStatus, FurnishingBatch
 from credo.inquiry.models import Inquiry, InquiryKind, InquirySource
 from credo.institution.models import Institution
+from credo.institution.service import bureau_institution
 from credo.notify.models import Notification
 from credo.public_record.models import PublicRecord
 from credo.report.snapshot import load_snapshot

@@ -22,7 +22,7 @@ from credo.audit import service as audit
 from credo.db import utcnow
 from credo.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from credo.institution import service as institutions
-from credo.institution.models import Institution
+from credo.institution.models import Institution, InstitutionKind
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,20 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """Issue a key for an institution; returns the key and its token, shown this once only."""
     at = at or utcnow()
-    inst = institutions.get_by_code(session, code=institution_code.strip().upper())
+    code = institution_code.strip().upper()
     role_set = parse_roles(roles)
+    if Role.operator in role_set and code == institutions.BUREAU_CODE:
+        inst = institutions.bureau_institution(session)
+    else:
+        inst = institutions.get_by_code(session, code=code)
+    if Role.operator in role_set and inst.kind is not InstitutionKind.bureau:
+        # an operator decides disputes against furnishers: a member's own key must not
+        raise Invalid(
+            f"the operator role is for the bureau's own staff, not for {inst.code} "
+            f"({inst.kind.value}); create it for {institutions.BUREAU_CODE}: "
+            f"credo key create {institutions.BUREAU_CODE} --role operator",
+            field="roles",
+        )
     tokens.check_expiry(expires_at, at)
     key, token = _issue(
         session,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credo.access.flows import new_query_id
@@ -24,15 +23,12 @@ from credo.access.models import Purpose
 from credo.access.policy import inquiry_kind
 from credo.access.subject_access import SubjectPrincipal
 from credo.config import Profile
-from credo.errors import Conflict, Forbidden
+from credo.errors import Forbidden
 from credo.inquiry.models import Inquiry, InquirySource
-from credo.institution import service as institutions
-from credo.institution.models import Institution, InstitutionKind
+from credo.institution.service import bureau_institution
 from credo.subject.models import Subject
 
 #: the bureau's own institution code: the inquirer shown for a subject's own reports
-BUREAU_CODE = "CREDO"
-BUREAU_NAME = "Credo 征信中心 (本人查询 / subject's own query)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,32 +45,6 @@ class SelfQuery:
 def next_free_report(at: datetime) -> date:
     """When the next year's free reports become available: 1 January of the next year."""
     return date(at.year + 1, 1, 1)
-
-
-def bureau_institution(session: Session) -> Institution:
-    """The bureau as an institution (kind ``bureau``), created the first time it is needed."""
-    stmt = select(Institution).where(Institution.kind == InstitutionKind.bureau).limit(1)
-    inst = session.scalar(stmt)
-    if inst is not None:
-        return inst
-    taken = session.scalar(select(Institution.kind).where(Institution.code == BUREAU_CODE))
-    if taken is not None:
-        raise Conflict(
-            f"institution code {BUREAU_CODE} is registered to a member ({taken.value}); the "
-            "bureau needs it for subjects' own reports"
-        )
-    try:
-        # a savepoint: another request may create the row at the same moment
-        with session.begin_nested():
-            return institutions.create(
-                session, code=BUREAU_CODE, name=BUREAU_NAME, kind=InstitutionKind.bureau.value,
-                actor="credo:self-query",
-            )  # fmt: skip
-    except (IntegrityError, Conflict):
-        inst = session.scalar(stmt)
-        if inst is None:
-            raise
-    return inst
 
 
 def free_reports_used(session: Session, subject_id: int, year: int) -> int:

@@ -6,6 +6,7 @@ import re
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credo.audit import service as audit
@@ -13,6 +14,10 @@ from credo.errors import Conflict, Invalid, NotFound
 from credo.institution.models import Institution, InstitutionKind
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+#: the bureau's own institution row: inquirer of record of subjects' own reports, holder of
+#: the operator keys of the bureau's staff, furnisher of record of identity corrections
+BUREAU_CODE = "CREDO"
+BUREAU_NAME = "Credo 征信中心 (本人查询 / subject's own query)"
 
 
 def get_by_code(session: Session, *, code: str) -> Institution:
@@ -81,4 +86,30 @@ def set_webhook(session: Session, *, code: str, url: str | None, actor: str) -> 
         session, actor=actor, action="institution.webhook", target=f"institution:{inst.code}",
         details={"url": url},
     )  # fmt: skip
+    return inst
+
+
+def bureau_institution(session: Session) -> Institution:
+    """The bureau as an institution (kind ``bureau``), created the first time it is needed."""
+    stmt = select(Institution).where(Institution.kind == InstitutionKind.bureau).limit(1)
+    inst = session.scalar(stmt)
+    if inst is not None:
+        return inst
+    taken = session.scalar(select(Institution.kind).where(Institution.code == BUREAU_CODE))
+    if taken is not None:
+        raise Conflict(
+            f"institution code {BUREAU_CODE} is registered to a member ({taken.value}); the "
+            "bureau needs it for subjects' own reports"
+        )
+    try:
+        # a savepoint: another request may create the row at the same moment
+        with session.begin_nested():
+            return create(
+                session, code=BUREAU_CODE, name=BUREAU_NAME, kind=InstitutionKind.bureau.value,
+                actor="credo:bureau",
+            )  # fmt: skip
+    except (IntegrityError, Conflict):
+        inst = session.scalar(stmt)
+        if inst is None:
+            raise
     return inst

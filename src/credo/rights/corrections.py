@@ -38,7 +38,6 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credo.access.self_query import bureau_institution
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit import service as audit
 from credo.config import Profile, Settings, get_settings
@@ -64,6 +63,7 @@ from credo.furnishing.store import (
 from credo.furnishing.validate import Problem, RowValidator
 from credo.inquiry.models import Inquiry, InquirySource
 from credo.institution.models import Institution, InstitutionKind
+from credo.institution.service import bureau_institution
 from credo.notify.outbox import enqueue
 from credo.public_record.models import PublicRecord
 from credo.rights.models import Dispute, DisputeRecordType
