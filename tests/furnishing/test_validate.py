@@ -514,3 +514,20 @@ def test_all_problems_of_a_row_are_reported_at_once(check):
         account(currency="XYZ", opened_on="2030-01-01", credit_limit="-1", account_type="x")
     )
     assert fields_of(result) == {"currency", "opened_on", "credit_limit", "account_type"}
+
+
+def test_a_record_whose_holder_is_known_needs_no_identifier(cn):
+    """Dispute corrections validate a record already on file: its holder is known, so the
+    validator does not ask for (or check) an identifier, and every other rule still applies."""
+    rows = [
+        {k: v for k, v in account().items() if k not in ("id_type", "id_number")},
+        {k: v for k, v in public_record().items() if k not in ("id_type", "id_number")},
+    ]
+    known = RowValidator(as_of=AS_OF, profile=cn, holder_known=True)
+    for row in rows:
+        _, rec, problems = RowValidator(as_of=AS_OF, profile=cn).validate(row)
+        assert rec is None and {p.field for p in problems} >= {"id_type", "id_number"}
+        _, rec, problems = known.validate(row)
+        assert problems == [] and (rec.id_type, rec.id_number) == (None, None)
+    _, rec, problems = known.validate({**rows[0], "closed_on": "2022-01-01"})
+    assert rec is None and {p.field for p in problems} == {"closed_on"}

@@ -161,8 +161,12 @@ class _Row:
 class RowValidator:
     """Validates rows of one batch against its as-of date and jurisdiction profile."""
 
-    def __init__(self, *, as_of: date, profile: Profile) -> None:
+    def __init__(self, *, as_of: date, profile: Profile, holder_known: bool = False) -> None:
+        """`holder_known`: the caller already knows whose record it is (a dispute correction of
+        a record on file), so account and public-record rows are not asked for the holder's
+        ``id_type`` / ``id_number``; the records come back with both None."""
         self.as_of = as_of
+        self.holder_known = holder_known
         self.profile = profile
         self.as_of_period = as_of.replace(day=1)
         self._banned = frozenset(f.casefold() for f in profile.banned_fields)
@@ -206,6 +210,8 @@ class RowValidator:
         return notified
 
     def _identifier(self, row: _Row) -> tuple[str | None, str | None]:
+        if self.holder_known:
+            return None, None
         id_type = row.enum("id_type")
         raw = row.get("id_number", required=True)
         if id_type is None or raw is None:

@@ -82,10 +82,6 @@ REMOVE = {"remove": True}
 IDENTITY_FIELDS = ("name", "birth_date", "phone", "address")
 #: identity fields a correction may remove (a name or birth date can only be corrected)
 REMOVABLE_IDENTITY = frozenset({"phone", "address"})
-#: furnishing rows need an identifier; the record's holder is already known, so a placeholder
-#: that passes the identifier check stands in for it rather than decrypting the real one
-_PLACEHOLDER_ID = {"id_type": "other", "id_number": "DISPUTE-CORRECTION"}
-
 _MONEY = ("balance", "amount_due", "amount_paid", "credit_limit", "principal", "amount")
 _DATES = ("opened_on", "closed_on", "filed_on", "resolved_on", "subject_notified_on")
 
@@ -298,8 +294,9 @@ def validate_correction(
 
 # -- planning: load the record, check the corrected version, decide the rows -----------------
 def _furnished(ctx: _Ctx, raw: dict[str, Any]):
-    """Run a corrected record through the furnishing validator as of the correction's date."""
-    validator = RowValidator(as_of=ctx.now.date(), profile=ctx.profile)
+    """Run a corrected record through the furnishing validator as of the correction's date; the
+    holder is the disputed record's, so no identifier is asked for (nor decrypted)."""
+    validator = RowValidator(as_of=ctx.now.date(), profile=ctx.profile, holder_known=True)
     _, rec, problems = validator.validate(raw)
     if problems:
         p = problems[0]
@@ -412,7 +409,7 @@ def _plan_account(ctx: _Ctx) -> _Plan:
            "credit_limit": _units(v.credit_limit_cents), "principal": _units(v.principal_cents),
            "term_months": v.term_months, "status": v.status.value,
            "subject_notified_on": _iso(v.subject_notified_on)}  # fmt: skip
-    raw = {"record_type": "account", "account_ref": acct.account_ref, **_PLACEHOLDER_ID,
+    raw = {"record_type": "account", "account_ref": acct.account_ref,
            **old, **ctx.correction}  # fmt: skip
     rec = _furnished(ctx, raw)
     state = AccountState(acct.id, rec.opened_on, rec.closed_on, rec.status)
@@ -456,7 +453,7 @@ def _plan_public_record(ctx: _Ctx) -> _Plan:
            "currency": cur.currency, "filed_on": _iso(cur.filed_on),
            "resolved_on": _iso(cur.resolved_on),
            "subject_notified_on": _iso(cur.subject_notified_on)}  # fmt: skip
-    raw = {"record_type": "public_record", **_PLACEHOLDER_ID, "kind": cur.kind.value,
+    raw = {"record_type": "public_record", "kind": cur.kind.value,
            "case_ref": cur.case_ref, **old, **ctx.correction}  # fmt: skip
     rec = _furnished(ctx, raw)
     h = public_record_hash(cur.subject_id, rec)
