@@ -67,6 +67,8 @@ class AuthorisedQuery:
     purpose: Purpose
     scope: Scope
     at: datetime
+    #: the subject's freeze and fraud alert in force at `at` (a score response shows the alert)
+    flags: controls.Flags
 
 
 def new_query_id() -> str:
@@ -169,7 +171,8 @@ def _authorise(
     # The subject's own controls, checked only once a valid consent of this subject is shown:
     # the institution already knows the person, and learns only that the query is refused.
     kind = inquiry_kind(purpose)
-    if kind is InquiryKind.hard and controls.active_flags(session, subject.id, at).frozen:
+    flags = controls.active_flags(session, subject.id, at)
+    if kind is InquiryKind.hard and flags.frozen:
         raise refuse(frozen_file(purpose))
     use = OPT_OUT_OF.get(purpose)
     if use is not None and controls.is_opted_out(session, subject.id, OptOutUse(use), at):
@@ -213,4 +216,5 @@ def _authorise(
         purpose=purpose,
         scope=scope,
         at=at,
+        flags=flags,
     )

@@ -22,7 +22,6 @@ from credo.audit import service as audit
 from credo.errors import CredoError, Forbidden, NotFound
 from credo.report.render import render
 from credo.report.service import build_report
-from credo.rights.controls import active_flags
 from credo.scoring import registry
 from credo.scoring.service import score_subjects
 
@@ -115,7 +114,7 @@ def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
                 "scorable": bool(run.scores), "as_of": run.as_of,
                 "inquiry": query.inquiry.kind.value,
             }  # fmt: skip
-            alert = active_flags(session, query.subject.id, query.at).fraud_alert
+            alert = query.flags.fraud_alert
             if alert is not None:
                 result["fraud_alert"] = {
                     "placed_on": alert.placed_at.date(), "expires_on": alert.expires_at.date(),
