@@ -253,10 +253,11 @@ def test_fraud_alert_and_freeze_in_the_header(report, session, bureau):
 def test_a_report_as_of_now_shows_what_was_filed_within_the_same_second(
     report, session, keyring, bureau
 ):
-    """A report's clock is cut to the second; a dispute, statement or freeze written a moment
-    earlier carries microseconds and must still show (it did not, once)."""
+    """A report shows its time to the second, but what was on file is judged on the full clock:
+    a dispute, statement or freeze written a moment before the report must show (it did not
+    once, when the report's clock was cut to the second before the snapshot was loaded)."""
     zhang = _zhang(session, bureau.zhang)
-    moment = NOW.replace(microsecond=700_000)
+    moment = datetime.now(UTC)
     _status_dispute(session, keyring, bureau, filed_at=moment)
     session.add_all(
         [
@@ -276,6 +277,6 @@ def test_a_report_as_of_now_shows_what_was_filed_within_the_same_second(
         ]
     )
     session.flush()
-    doc = report(now=NOW)
+    doc = report(now=None)  # the real clock, a moment after `moment`
     assert [d["status"] for d in doc["disputes"]] == ["open"]
     assert doc["statements"][0]["text"] == "刚刚添加" and doc["header"]["frozen"] is True

@@ -38,13 +38,8 @@ from credo.inquiry.models import Inquiry
 from credo.institution.models import Institution
 from credo.public_record.models import PublicRecord
 from credo.retention.rules import expired_in_account, public_record_expired
-from credo.rights.models import (
-    Dispute,
-    DisputeOutcome,
-    FileFlag,
-    FlagKind,
-    PersonalStatement,
-)
+from credo.rights.controls import active_flags
+from credo.rights.models import Dispute, DisputeOutcome, PersonalStatement
 from credo.scoring.models import ModelVersion, SubjectScore
 from credo.security.keys import KeyRing
 from credo.subject.models import Subject, SubjectInfo
@@ -256,11 +251,10 @@ def load_snapshot(
     snap.inquiries = _inquiries(session, subject_id, as_of, known_at, inquiry_years)
     snap.score = _score(session, subject_id, as_of, known_at)
     # disputes, statements and flags: as they stood at the knowledge cut, or now
-    # (a report as of now takes every row on file, whatever its clock says: `now` may be cut
-    # to the second while rows carry microseconds; only an expiry is judged against `now`)
-    snap.disputes = _disputes(session, subject_id, known_at)
-    snap.statements = _statements(session, subject_id, keyring, known_at)
-    snap.fraud_alert, snap.frozen = _flags(session, subject_id, known_at or now, known_at)
+    at = known_at or now
+    snap.disputes = _disputes(session, subject_id, at)
+    snap.statements = _statements(session, subject_id, keyring, at)
+    snap.fraud_alert, snap.frozen = _flags(session, subject_id, at)
     return snap
 
 
@@ -503,16 +497,14 @@ def _score(
     )
 
 
-def _by(moment: datetime | None, known_at: datetime | None) -> bool:
-    """Whether something dated `moment` had happened by the knowledge cut (None: now)."""
-    return moment is not None and (known_at is None or moment <= known_at)
+def _by(moment: datetime | None, at: datetime) -> bool:
+    """Whether something dated `moment` had happened by `at`."""
+    return moment is not None and moment <= at
 
 
-def _disputes(
-    session: Session, subject_id: int, known_at: datetime | None
-) -> list[DisputeMarkData]:
-    """Disputes open at `known_at` (None: now), and those closed as unresolved by then: their
-    mark stays. A dispute closed as corrected or confirmed leaves no mark."""
+def _disputes(session: Session, subject_id: int, at: datetime) -> list[DisputeMarkData]:
+    """Disputes open at `at`, and those closed as unresolved by then: their mark stays. A
+    dispute closed as corrected or confirmed leaves no mark."""
     stmt = (
         select(Dispute, Institution.code, Institution.name, Institution.kind, Inquiry.inquired_on)
         .outerjoin(Institution, Institution.id == Dispute.institution_id)
@@ -524,19 +516,17 @@ def _disputes(
                 Inquiry.subject_id == subject_id,
             ),
         )
-        .where(Dispute.subject_id == subject_id)
+        .where(Dispute.subject_id == subject_id, Dispute.filed_at <= at)
         .order_by(Dispute.filed_at, Dispute.id)
     )
     out = []
     for d, code, name, kind, inquired_on in session.execute(stmt):
-        if not _by(d.filed_at, known_at):
-            continue
-        closed = _by(d.closed_at, known_at)
+        closed = _by(d.closed_at, at)
         if closed and d.outcome is not DisputeOutcome.unresolved:
             continue
         if closed:
             status = "unresolved"
-        elif _by(d.answered_at, known_at):
+        elif _by(d.answered_at, at):
             status = "answered"
         else:
             status = "open"
@@ -551,7 +541,7 @@ def _disputes(
                 record_type=d.record_type.value,
                 status=status,
                 opened_on=d.filed_at.date(),
-                escalated=_by(d.escalated_at, known_at),
+                escalated=_by(d.escalated_at, at),
                 note=d.decision_note if closed else None,
                 account_id=d.account_id,
                 period=d.period,
@@ -567,51 +557,36 @@ def _disputes(
 
 
 def _statements(
-    session: Session, subject_id: int, keyring: KeyRing, known_at: datetime | None
+    session: Session, subject_id: int, keyring: KeyRing, at: datetime
 ) -> list[StatementData]:
-    """The personal statement on file at `known_at` (None: now)."""
+    """The personal statement on file at `at`."""
     stmt = (
         select(PersonalStatement.created_at, PersonalStatement.text_enc)
-        .where(PersonalStatement.subject_id == subject_id)
+        .where(
+            PersonalStatement.subject_id == subject_id,
+            PersonalStatement.created_at <= at,
+            or_(PersonalStatement.removed_at.is_(None), PersonalStatement.removed_at > at),
+        )
         .order_by(PersonalStatement.created_at.desc())
     )
-    if known_at is None:
-        stmt = stmt.where(PersonalStatement.removed_at.is_(None))
-    else:
-        stmt = stmt.where(
-            PersonalStatement.created_at <= known_at,
-            or_(PersonalStatement.removed_at.is_(None), PersonalStatement.removed_at > known_at),
-        )
     return [
         StatementData(created.date(), keyring.decrypt(enc, column="personal_statement.text"))
         for created, enc in session.execute(stmt)
     ]
 
 
-def _flags(
-    session: Session, subject_id: int, at: datetime, known_at: datetime | None
-) -> tuple[FraudAlertData | None, bool]:
-    """The fraud alert in force and whether the file is frozen at `known_at` (None: now); an
-    alert's expiry is judged at `at` (the cut, or now)."""
-    stmt = select(FileFlag).where(
-        FileFlag.subject_id == subject_id,
-        or_(FileFlag.expires_at.is_(None), FileFlag.expires_at > at),
+def _flags(session: Session, subject_id: int, at: datetime) -> tuple[FraudAlertData | None, bool]:
+    """The fraud alert in force at `at` and whether the file was frozen then (the rule of
+    `credo.rights.controls.active_flags`, which query authorisation uses too)."""
+    flags = active_flags(session, subject_id, at)
+    alert = flags.fraud_alert
+    if alert is None:
+        return None, flags.frozen
+    return (
+        FraudAlertData(
+            placed_on=alert.placed_at.date(),
+            expires_on=alert.expires_at.date() if alert.expires_at else None,
+            extended=alert.identity_theft_report_sha256 is not None,
+        ),
+        flags.frozen,
     )
-    if known_at is None:
-        stmt = stmt.where(FileFlag.lifted_at.is_(None))
-    else:
-        stmt = stmt.where(
-            FileFlag.placed_at <= known_at,
-            or_(FileFlag.lifted_at.is_(None), FileFlag.lifted_at > known_at),
-        )
-    alert, frozen = None, False
-    for f in session.scalars(stmt):
-        if f.kind is FlagKind.freeze:
-            frozen = True
-        else:
-            alert = FraudAlertData(
-                placed_on=f.placed_at.date(),
-                expires_on=f.expires_at.date() if f.expires_at else None,
-                extended=f.identity_theft_report_sha256 is not None,
-            )
-    return alert, frozen

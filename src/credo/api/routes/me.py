@@ -115,7 +115,7 @@ def my_report(
             doc = build_report(
                 session, me.subject_ref, viewer="subject", purpose="self_query", lang=lang,
                 actor=me.actor, format=format, keyring=ctx.keyring,
-                now=at.replace(microsecond=0), report_id=query.query_id,
+                now=at, report_id=query.query_id,
             )  # fmt: skip
             # rendered inside the transaction: a report that cannot be delivered is neither
             # ledgered as served nor counted against the quota

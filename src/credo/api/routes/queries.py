@@ -159,7 +159,7 @@ def post_report(body: ReportQuery, ctx: Context, who: Caller) -> Response:
                 session, query.subject.ref, viewer="institution",
                 institution=who.institution_code, purpose=body.purpose, as_of=body.as_of,
                 lang=body.lang, actor=who.actor, format=body.format, keyring=ctx.keyring,
-                now=query.at.replace(microsecond=0), report_id=query.query_id,
+                now=query.at, report_id=query.query_id,
             )  # fmt: skip
             # rendered inside the transaction: a report that cannot be delivered is not
             # ledgered as served
