@@ -9,7 +9,6 @@ document shown in a dispute or an inspection can be matched to the record.
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime
 
 from sqlalchemy import select
@@ -26,19 +25,19 @@ from credo.access.policy import (
     parse_scope,
 )
 from credo.audit import service as audit
+from credo.core.refs import new_ref
 from credo.db import utcnow
 from credo.errors import Conflict, Forbidden, Invalid, NotFound
 from credo.institution import service as institutions
 from credo.institution.models import Institution
 from credo.subject.models import Subject
 
-_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def new_consent_ref() -> str:
     """An opaque random reference such as ``C7K2M9Q4XH3TD``."""
-    return "C" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(12))
+    return new_ref("C")
 
 
 def facts(c: Consent) -> ConsentFacts:

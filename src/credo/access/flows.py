@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +35,7 @@ from credo.access.policy import (
 from credo.audit import service as audit
 from credo.config import Profile, get_settings
 from credo.core.normalize import ID_TYPES, normalize_identifier
+from credo.core.refs import new_ref
 from credo.db import utcnow
 from credo.errors import Forbidden, Invalid, NotFound
 from credo.inquiry.models import Inquiry, InquiryKind, InquirySource
@@ -48,7 +48,6 @@ from credo.subject.resolution import id_blind
 
 log = logging.getLogger(__name__)
 
-_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 #: the same words whether the identifier is unknown here or anywhere else
 NO_FILE = "no credit file matches the identifier given"
 #: a query's 404: the same words whether the number has no file here or is another person's
@@ -73,7 +72,7 @@ class AuthorisedQuery:
 
 def new_query_id() -> str:
     """An opaque random query id such as ``Q7K2M9Q4XH3TD5W8``."""
-    return "Q" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(15))
+    return new_ref("Q", 15)
 
 
 def _blind(session: Session, keyring: KeyRing, *, id_type: str, id_number: str) -> str:

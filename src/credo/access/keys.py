@@ -19,6 +19,7 @@ from credo.access import tokens
 from credo.access.models import ApiKey, Role
 from credo.access.policy import parse_roles
 from credo.audit import service as audit
+from credo.core.refs import new_ref
 from credo.db import utcnow
 from credo.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from credo.institution import service as institutions
@@ -54,7 +55,7 @@ class Principal:
 
 def new_key_id() -> str:
     """A random public key id such as ``K7K2M9Q4XH3T``."""
-    return tokens.random_ref("K", 11)
+    return new_ref("K", 11)
 
 
 def status(key: ApiKey, at: datetime | None = None) -> str:

@@ -20,6 +20,7 @@ from credo.access import tokens
 from credo.access.consent import subject_by_ref
 from credo.access.models import SubjectAccess
 from credo.audit import service as audit
+from credo.core.refs import new_ref
 from credo.db import utcnow
 from credo.errors import Conflict, Invalid, NotFound, Unauthorized
 from credo.subject.models import Subject
@@ -55,7 +56,7 @@ class SubjectPrincipal:
 
 def new_credential_id() -> str:
     """A random public credential id such as ``U7K2M9Q4XH3T``."""
-    return tokens.random_ref("U", 11)
+    return new_ref("U", 11)
 
 
 def status(cred: SubjectAccess, at: datetime | None = None) -> str:

@@ -20,7 +20,6 @@ from credo.errors import Invalid, Unauthorized
 
 TOKEN_PREFIX = "credo_"
 #: Crockford base32: no I, L, O, U
-REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 #: last_used_at is refreshed at most this often, so that busy credentials do not write every time
 TOUCH_EVERY = timedelta(minutes=1)
 _ID_CHARS = "[0-9A-HJKMNP-TV-Z]{11}"
@@ -37,11 +36,6 @@ class Credential(Protocol):
 
 
 C = TypeVar("C", bound=Credential)
-
-
-def random_ref(letter: str, length: int) -> str:
-    """A random public reference: `letter` and `length` Crockford base32 characters."""
-    return letter + "".join(secrets.choice(REF_ALPHABET) for _ in range(length))
 
 
 def token_sha256(token: str) -> str:

@@ -8,7 +8,6 @@ existing subject is a *possible duplicate*: the subject is created but flagged f
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,15 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credo.core.normalize import name_key
+from credo.core.refs import new_ref
 from credo.security.keys import KeyRing
 from credo.subject.models import IdentityReview, ReviewKind, Subject, SubjectInfo
-
-_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
 
 def new_subject_ref() -> str:
     """An opaque random reference such as ``S7K2M9Q4XH3TD``."""
-    return "S" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(12))
+    return new_ref("S")
 
 
 def id_blind(keyring: KeyRing, id_type: str, id_number: str) -> str:
