@@ -6,13 +6,14 @@ end or rolls back on error. Services only ``flush()``.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -117,3 +118,9 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def str_enum(cls: type[enum.Enum], length: int = 32) -> Enum:
+    """A Python enum stored as its value in a VARCHAR(`length`), checked on write, with no
+    database enum type: adding a value needs no migration on either backend."""
+    return Enum(cls, native_enum=False, length=length, validate_strings=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -48,10 +48,6 @@ class Scope(enum.StrEnum):
     report = "report"
     score = "score"
     both = "both"
-
-
-def _enum(cls: type[enum.Enum], length: int = 32) -> Enum:
-    return Enum(cls, native_enum=False, length=length, validate_strings=True)
 
 
 class ApiKey(Base):
@@ -104,8 +100,8 @@ class Consent(Base):
     ref: Mapped[str] = mapped_column(String(20), unique=True)
     subject_id: Mapped[int] = mapped_column(BigId, ForeignKey("subject.id"))
     institution_id: Mapped[int] = mapped_column(BigId, ForeignKey("institution.id"), index=True)
-    purpose: Mapped[Purpose] = mapped_column(_enum(Purpose))
-    scope: Mapped[Scope] = mapped_column(_enum(Scope, 8))
+    purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose))
+    scope: Mapped[Scope] = mapped_column(str_enum(Scope, 8))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

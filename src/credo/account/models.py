@@ -9,11 +9,11 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 from credo.versioning import Versioned
 
 
@@ -35,10 +35,6 @@ class AccountStatus(enum.StrEnum):
     closed = "closed"
     charged_off = "charged_off"
     transferred = "transferred"
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=32, validate_strings=True)
 
 
 def _current(name: str, *cols: str) -> Index:
@@ -72,14 +68,14 @@ class AccountVersion(Versioned, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(BigId, ForeignKey("account.id"), index=True)
-    account_type: Mapped[AccountType] = mapped_column(_enum(AccountType))
+    account_type: Mapped[AccountType] = mapped_column(str_enum(AccountType))
     opened_on: Mapped[date] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date, default=None)
     currency: Mapped[str] = mapped_column(String(3))
     credit_limit_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
     principal_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
     term_months: Mapped[int | None] = mapped_column(Integer, default=None)
-    status: Mapped[AccountStatus] = mapped_column(_enum(AccountStatus))
+    status: Mapped[AccountStatus] = mapped_column(str_enum(AccountStatus))
     subject_notified_on: Mapped[date | None] = mapped_column(Date, default=None)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 
 
 class BatchStatus(enum.StrEnum):
@@ -29,9 +29,7 @@ class FurnishingBatch(Base):
     format_version: Mapped[str] = mapped_column(String(8))
     #: the reporting date of the file: no period or event may lie after it
     as_of: Mapped[date] = mapped_column(Date)
-    status: Mapped[BatchStatus] = mapped_column(
-        Enum(BatchStatus, native_enum=False, length=16, validate_strings=True)
-    )
+    status: Mapped[BatchStatus] = mapped_column(str_enum(BatchStatus, 16))
     actor: Mapped[str] = mapped_column(String(100))
     profile: Mapped[str] = mapped_column(String(4))
     lines: Mapped[int] = mapped_column(Integer, default=0)

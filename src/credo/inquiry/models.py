@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 
 
 class InquiryKind(enum.StrEnum):
@@ -35,12 +35,8 @@ class Inquiry(Base):
     institution_id: Mapped[int] = mapped_column(BigId, ForeignKey("institution.id"))
     inquired_on: Mapped[date] = mapped_column(Date)
     purpose: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[InquiryKind] = mapped_column(
-        Enum(InquiryKind, native_enum=False, length=8, validate_strings=True)
-    )
-    source: Mapped[InquirySource] = mapped_column(
-        Enum(InquirySource, native_enum=False, length=16, validate_strings=True)
-    )
+    kind: Mapped[InquiryKind] = mapped_column(str_enum(InquiryKind, 8))
+    source: Mapped[InquirySource] = mapped_column(str_enum(InquirySource, 16))
     content_hash: Mapped[str] = mapped_column(String(64))
     batch_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("furnishing_batch.id"), default=None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 
 
 class InstitutionKind(enum.StrEnum):
@@ -28,9 +28,7 @@ class Institution(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[InstitutionKind] = mapped_column(
-        Enum(InstitutionKind, native_enum=False, length=32, validate_strings=True)
-    )
+    kind: Mapped[InstitutionKind] = mapped_column(str_enum(InstitutionKind))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: where notices for this institution are POSTed by the webhook channel (None: log only)
     webhook_url: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -11,14 +11,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:
-    return Enum(cls, native_enum=False, length=length, validate_strings=True)
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 
 
 class RecipientKind(enum.StrEnum):
@@ -41,7 +37,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     #: opaque public reference (``N`` + 12 chars)
     ref: Mapped[str] = mapped_column(String(20), unique=True)
-    recipient_kind: Mapped[RecipientKind] = mapped_column(_enum(RecipientKind))
+    recipient_kind: Mapped[RecipientKind] = mapped_column(str_enum(RecipientKind, 16))
     subject_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("subject.id"), index=True, default=None
     )
@@ -55,7 +51,7 @@ class Notification(Base):
     payload: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[NotificationStatus] = mapped_column(
-        _enum(NotificationStatus), default=NotificationStatus.pending
+        str_enum(NotificationStatus, 16), default=NotificationStatus.pending
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

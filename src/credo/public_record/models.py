@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId
+from credo.db import Base, BigId, str_enum
 from credo.versioning import Versioned
 
 
@@ -39,9 +39,7 @@ class PublicRecord(Versioned, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subject_id: Mapped[int] = mapped_column(BigId, ForeignKey("subject.id"), index=True)
     institution_id: Mapped[int] = mapped_column(BigId, ForeignKey("institution.id"))
-    kind: Mapped[PublicRecordKind] = mapped_column(
-        Enum(PublicRecordKind, native_enum=False, length=32, validate_strings=True)
-    )
+    kind: Mapped[PublicRecordKind] = mapped_column(str_enum(PublicRecordKind))
     authority: Mapped[str] = mapped_column(String(200))
     case_ref: Mapped[str] = mapped_column(String(100))
     amount_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)

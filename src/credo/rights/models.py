@@ -18,14 +18,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import Date, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum], length: int = 32) -> Enum:
-    return Enum(cls, native_enum=False, length=length, validate_strings=True)
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 
 
 def _open_only(name: str, *cols: str, where: str) -> Index:
@@ -82,7 +78,7 @@ class Dispute(Base):
     #: opaque public reference (``D`` + 12 chars)
     ref: Mapped[str] = mapped_column(String(20), unique=True)
     subject_id: Mapped[int] = mapped_column(BigId, ForeignKey("subject.id"), index=True)
-    record_type: Mapped[DisputeRecordType] = mapped_column(_enum(DisputeRecordType, 16))
+    record_type: Mapped[DisputeRecordType] = mapped_column(str_enum(DisputeRecordType, 16))
     #: stable name of the record across its versions, e.g. ``status:<account id>:2024-05``,
     #: ``account:<account id>``, ``public_record:<institution id>:<kind>:<case ref>``,
     #: ``inquiry:<inquiry id>``, ``identity:<field>``
@@ -104,9 +100,11 @@ class Dispute(Base):
     #: hex SHA-256 of evidence the subject supplied (the document stays with the bureau's intake)
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[DisputeStatus] = mapped_column(
-        _enum(DisputeStatus, 16), default=DisputeStatus.open
+        str_enum(DisputeStatus, 16), default=DisputeStatus.open
     )
-    outcome: Mapped[DisputeOutcome | None] = mapped_column(_enum(DisputeOutcome, 16), default=None)
+    outcome: Mapped[DisputeOutcome | None] = mapped_column(
+        str_enum(DisputeOutcome, 16), default=None
+    )
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     filed_by: Mapped[str] = mapped_column(String(100))
     #: the last day to close the dispute (profile's dispute days, extended once with new
@@ -115,7 +113,9 @@ class Dispute(Base):
     extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     #: set when the dispute was found past its due date and not closed
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    answer: Mapped[FurnisherAnswer | None] = mapped_column(_enum(FurnisherAnswer, 16), default=None)
+    answer: Mapped[FurnisherAnswer | None] = mapped_column(
+        str_enum(FurnisherAnswer, 16), default=None
+    )
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     answered_by: Mapped[str | None] = mapped_column(String(100), default=None)
     #: JSON of the corrected values the furnisher proposes (``correct``) or the operator applies
@@ -184,7 +184,7 @@ class FileFlag(Base):
     #: opaque public reference (``F`` + 12 chars)
     ref: Mapped[str] = mapped_column(String(20), unique=True)
     subject_id: Mapped[int] = mapped_column(BigId, ForeignKey("subject.id"), index=True)
-    kind: Mapped[FlagKind] = mapped_column(_enum(FlagKind, 16))
+    kind: Mapped[FlagKind] = mapped_column(str_enum(FlagKind, 16))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     placed_by: Mapped[str] = mapped_column(String(100))
     #: None: until lifted (freezes); fraud alerts always expire (1 year, 7 with a report)
@@ -213,7 +213,7 @@ class OptOut(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subject_id: Mapped[int] = mapped_column(BigId, ForeignKey("subject.id"), index=True)
-    use: Mapped[OptOutUse] = mapped_column(_enum(OptOutUse, 16))
+    use: Mapped[OptOutUse] = mapped_column(str_enum(OptOutUse, 16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

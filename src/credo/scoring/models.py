@@ -17,7 +17,6 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     Date,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -29,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 
 
 class ModelStatus(enum.StrEnum):
@@ -47,10 +46,6 @@ class ModelKind(enum.StrEnum):
 class Segment(enum.StrEnum):
     person = "person"
     enterprise = "enterprise"
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, validate_strings=True)
 
 
 #: the columns frozen once a version leaves draft (also listed in migration 0002's triggers)
@@ -79,9 +74,11 @@ class ModelVersion(Base):
     #: e.g. "person-scorecard"; versions count up per name
     name: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[ModelKind] = mapped_column(_enum(ModelKind))
-    segment: Mapped[Segment] = mapped_column(_enum(Segment))
-    status: Mapped[ModelStatus] = mapped_column(_enum(ModelStatus), default=ModelStatus.draft)
+    kind: Mapped[ModelKind] = mapped_column(str_enum(ModelKind, 16))
+    segment: Mapped[Segment] = mapped_column(str_enum(Segment, 16))
+    status: Mapped[ModelStatus] = mapped_column(
+        str_enum(ModelStatus, 16), default=ModelStatus.draft
+    )
     #: canonical JSON of the exported model
     spec: Mapped[str] = mapped_column(Text)
     spec_sha256: Mapped[str] = mapped_column(String(64))

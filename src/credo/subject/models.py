@@ -9,10 +9,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, LargeBinary, String, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credo.db import Base, BigId, UTCDateTime, utcnow
+from credo.db import Base, BigId, UTCDateTime, str_enum, utcnow
 from credo.versioning import Versioned
 
 
@@ -28,10 +28,6 @@ class IdType(enum.StrEnum):
     other = "other"
 
 
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=32, validate_strings=True)
-
-
 class Subject(Base):
     """A person or enterprise, keyed by the blind index of its normalised identifier."""
 
@@ -40,8 +36,8 @@ class Subject(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     #: opaque public reference (never derived from personal data)
     ref: Mapped[str] = mapped_column(String(20), unique=True)
-    subject_type: Mapped[SubjectType] = mapped_column(_enum(SubjectType))
-    id_type: Mapped[IdType] = mapped_column(_enum(IdType))
+    subject_type: Mapped[SubjectType] = mapped_column(str_enum(SubjectType))
+    id_type: Mapped[IdType] = mapped_column(str_enum(IdType))
     #: HMAC of "id_type:normalised id_number"
     id_blind: Mapped[str] = mapped_column(String(64), unique=True)
     id_enc: Mapped[bytes] = mapped_column(LargeBinary)
@@ -102,8 +98,8 @@ class IdentityReview(Base):
     __tablename__ = "identity_review"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[ReviewKind] = mapped_column(_enum(ReviewKind))
-    status: Mapped[ReviewStatus] = mapped_column(_enum(ReviewStatus), default=ReviewStatus.open)
+    kind: Mapped[ReviewKind] = mapped_column(str_enum(ReviewKind))
+    status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus), default=ReviewStatus.open)
     subject_id: Mapped[int] = mapped_column(BigId, ForeignKey("subject.id"), index=True)
     other_subject_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("subject.id"), default=None
