@@ -402,6 +402,7 @@ def _sample_persons(truth: Path, n: int, seed: int) -> list[str]:
 
 def access_worker(spec: dict) -> dict:
     """In the child: a querier key and a consent per sampled person that has a file."""
+    from credo import migrate
     from credo.access import consent, keys
     from credo.access.flows import find_subject
     from credo.db import get_engine, session_scope
@@ -409,6 +410,7 @@ def access_worker(spec: dict) -> dict:
     from credo.security import get_keyring
 
     engine = get_engine()
+    migrate.ensure_schema(engine)  # the code may have brought migrations since the build began
     keyring = get_keyring()
     expires = datetime.now(UTC) + timedelta(days=CONSENT_DAYS)
     evidence = hashlib.sha256(b"credo api benchmark consent").hexdigest()
