@@ -94,6 +94,20 @@ def test_a_column_of_distinct_objects_is_coded_by_value():
     np.testing.assert_array_equal(pts, record_by_record(values))
 
 
+def test_a_column_resampled_from_a_frame_of_distinct_objects_is_coded_by_identity():
+    rng = np.random.default_rng(3)
+    # a training-sized frame with one object per cell, resampled to many rows (scorer.py)
+    pool = np.asarray(
+        ["".join(c) for c in rng.choice(["o", "wn", "rent", "x"], (2000, 2))], dtype=object
+    )
+    values = pool[rng.integers(0, len(pool), 20 * IDENTITY_MIN_ROWS)]
+    codes, distinct = identity_codes(values)
+    assert len(distinct) <= len(pool)
+    assert all(values[i] is distinct[codes[i]] for i in range(0, len(values), 101))
+    pts = SCORER.points_matrix({"housing": values, "utilisation": np.zeros(len(values))})[:, 0]
+    np.testing.assert_array_equal(pts, record_by_record(values))
+
+
 def test_a_rare_value_seen_only_in_the_last_row_is_found():
     values = np.asarray(["own"] * (5 * IDENTITY_MIN_ROWS) + ["rent"], dtype=object)
     codes, distinct = identity_codes(values)

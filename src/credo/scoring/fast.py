@@ -294,38 +294,42 @@ class _Addresses:
 
 #: columns shorter than this are coded by value (the identity step would not pay)
 IDENTITY_MIN_ROWS = 4096
-#: the identity step is skipped when more than 1 in this many of the first rows are distinct
-#: objects (e.g. text built row by row, as from pyarrow or a database driver)
-IDENTITY_MAX_DISTINCT_SHARE = 8
+#: rows sampled (evenly spaced) to tell whether a column holds few objects
+IDENTITY_SAMPLE = 65_536
 
 
 def identity_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(codes, distinct objects): ``values[i] is distinct[codes[i]]`` for every row ``i``.
 
     A text column read by pandas' ``read_csv`` (and anything resampled from it) reuses one
-    ``str`` object per distinct text, so a million cells hold a handful of objects; hashing
-    their addresses (integers) is an order of magnitude cheaper than hashing their texts.
-    Exact for every input: two cells with the same address hold the same object. Returns
-    None when the first rows show mostly distinct objects, where it would not pay.
+    ``str`` object per distinct text, and a column resampled from a frame reuses that frame's
+    objects, so a million cells often hold a few (or a few thousand) objects; hashing their
+    addresses (integers) is an order of magnitude cheaper than hashing their texts. Exact for
+    every input: two cells with the same address hold the same object. Returns None when the
+    cells look like mostly distinct objects (text built row by row, as pyarrow or a database
+    driver gives it), where it would not pay.
     """
     n = len(values)
     if n < IDENTITY_MIN_ROWS:
         return None
     addresses = np.asarray(_Addresses(values))
     head = addresses[:IDENTITY_MIN_ROWS]
-    if len(pd.unique(head)) * IDENTITY_MAX_DISTINCT_SHARE > len(head):
-        return None
+    if len(pd.unique(head)) * 8 > len(head):  # not a handful: look at a wider sample
+        sample = addresses[:: max(1, n // IDENTITY_SAMPLE)]
+        if len(pd.unique(sample)) * 2 > len(sample):
+            return None
     codes, unique_addresses = pd.factorize(addresses)
     k = len(unique_addresses)
-    # codes are numbered in order of first appearance, so the first m rows hold codes 0..k-1
-    # as soon as their largest code is k-1: find each code's first row in a short prefix
-    m = IDENTITY_MIN_ROWS
-    while codes[: min(m, n)].max() < k - 1:
-        m *= 4
-    present, first = np.unique(codes[: min(m, n)], return_index=True)
-    if len(present) != k:  # cannot happen with first-appearance numbering; never guess
-        return None
-    return codes, values[first]
+    # codes are numbered in order of first appearance, so a prefix whose largest code is k-1
+    # holds them all: each code's first row is found there when the prefix is short
+    prefix = codes[: 4 * IDENTITY_MIN_ROWS]
+    if prefix.max() == k - 1:
+        present, rows = np.unique(prefix, return_index=True)
+        if len(present) == k:
+            return codes, values[rows]
+    rows = np.empty(k, dtype=np.intp)
+    rows[codes] = np.arange(n)  # any row of each code will do: they hold the same object
+    return codes, values[rows]
 
 
 def category_slots(categories: Mapping[str, int], missing: int, values: np.ndarray) -> np.ndarray:
