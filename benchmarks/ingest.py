@@ -20,6 +20,7 @@ polluted by earlier runs. Results are printed as a table and saved to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -237,6 +238,45 @@ def pg_server_version(pg_url: str) -> str | None:
         return f"unavailable: {exc.__class__.__name__}"
 
 
+class ServerCpu:
+    """CPU seconds spent by the PostgreSQL backends serving one database (None on SQLite).
+
+    Sums user + system time of every ``postgres: … <database> …`` backend process on this
+    machine (the benchmark's server runs here too), sampled at `start()` and in `seconds()`.
+    Backends that exit between the two samples are missed, so the run keeps its connection.
+    """
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import make_url
+
+        u = make_url(url)
+        self.database = u.database if u.get_backend_name() == "postgresql" else None
+        self._base: dict[int, float] = {}
+
+    def _sample(self) -> dict[int, float]:
+        import psutil
+
+        out = {}
+        needle = f" {self.database} "
+        for p in psutil.process_iter(["cmdline"]):
+            cmd = " ".join(p.info["cmdline"] or ())
+            if cmd.startswith("postgres:") and needle in cmd + " ":
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    out[p.pid] = t.user + t.system
+        return out
+
+    def start(self) -> None:
+        if self.database:
+            self._base = self._sample()
+
+    def seconds(self) -> float | None:
+        if not self.database:
+            return None
+        now = self._sample()
+        return round(sum(v - self._base.get(pid, 0.0) for pid, v in now.items()), 2)
+
+
 # -- worker (child process) --------------------------------------------------------------------
 def worker(spec: dict) -> dict:
     """Run one measurement described by `spec` in this process; returns its result."""
@@ -288,12 +328,14 @@ def worker(spec: dict) -> dict:
         }
 
     proc = psutil.Process()
+    server = ServerCpu(spec["url"])
     profiler = None
     if spec.get("profile_out"):
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.005)
     cpu0 = proc.cpu_times()
+    server.start()
     results = []
     with RssSampler() as mem:
         if profiler:
@@ -308,6 +350,7 @@ def worker(spec: dict) -> dict:
     out = {
         "seconds": seconds,
         "client_cpu_seconds": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
+        "server_cpu_seconds": server.seconds(),
         "rss_baseline_mb": mem.baseline / 2**20,
         "rss_peak_mb": mem.peak / 2**20,
         "rss_growth_mb": mem.growth_mb,
@@ -434,6 +477,7 @@ def main_run(args) -> dict:
             "records_per_second": round(lines / res["seconds"]),
             "status_records_per_second": round(total_status / res["seconds"]),
             "client_cpu_seconds": round(res["client_cpu_seconds"], 1),
+            "server_cpu_seconds": res.get("server_cpu_seconds"),
             "rss_baseline_mb": round(res["rss_baseline_mb"], 1),
             "rss_peak_mb": round(res["rss_peak_mb"], 1),
             "rss_growth_mb": round(res["rss_growth_mb"], 1),
@@ -545,6 +589,7 @@ def print_tables(result: dict) -> None:
         "lines/s",
         "status/s",
         "client CPU s",
+        "server CPU s",
         "peak RSS +MB",
         "re-send lines/s",
         f"goal ≥{GOAL_PG_RATE:,}/s",
@@ -561,7 +606,8 @@ def print_tables(result: dict) -> None:
             f"{e['seconds']:.1f}",
             f"{e['records_per_second']:,}",
             f"{e['status_records_per_second']:,}",
-            f"{e['client_cpu_seconds']:.0f}",
+            f"{e['client_cpu_seconds']:.1f}",
+            "—" if e.get("server_cpu_seconds") is None else f"{e['server_cpu_seconds']:.1f}",
             f"{e['rss_growth_mb']:.0f}",
             f"{e['resend_largest']['records_per_second']:,}",
             goal,
