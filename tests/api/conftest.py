@@ -155,7 +155,7 @@ class Api:
         with self.db() as s:
             return list(
                 s.scalars(select(AuditEntry).where(AuditEntry.action == action)
-                          .order_by(AuditEntry.seq))
+                          .order_by(AuditEntry.id))
             )  # fmt: skip
 
 

@@ -91,3 +91,36 @@ def test_checkpoint_covers_new_entries_then_has_nothing_to_do(engine):
     again = runner.invoke(root, ["audit", "checkpoint"])
     assert "nothing new to checkpoint" in again.output
     assert json.loads(runner.invoke(app, ["verify", "--json"]).output)["checkpoints"] == 2
+
+
+def _unsealed(engine, n: int) -> None:
+    from sqlalchemy.orm import Session
+
+    with Session(engine, info={service.UNSEALED: True}) as s:
+        for i in range(n):
+            service.record(s, actor="api:BANK/K1", action="report.serve", target=f"subject:{i}")
+        s.commit()
+
+
+def test_seal_chains_what_the_api_wrote_unsealed(engine):
+    _unsealed(engine, 3)
+    log = json.loads(runner.invoke(app, ["log", "--json"]).output)
+    assert [r["seq"] for r in log] == [1, 2, 3, 4, None, None, None]
+    result = runner.invoke(root, ["audit", "seal"])
+    assert result.exit_code == 0 and "sealed 3 entries" in result.output
+    assert "nothing to seal" in runner.invoke(root, ["audit", "seal"]).output
+    report = json.loads(runner.invoke(app, ["verify", "--json"]).output)
+    assert (report["ok"], report["entries"], report["head_seq"], report["unsealed"]) == (
+        True, 7, 7, 0,
+    )  # fmt: skip
+
+
+def test_verify_seals_pending_entries_first_then_checks_them(engine):
+    _unsealed(engine, 2)
+    report = json.loads(runner.invoke(app, ["verify", "--json"]).output)
+    assert (report["ok"], report["entries"], report["unsealed"]) == (True, 6, 0)
+    with engine.begin() as conn:  # now sealed, so an edit is caught
+        conn.execute(text("UPDATE audit_entry SET target='subject:x' WHERE seq=6"))
+    result = runner.invoke(root, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "entry 6: stored hash does not match its contents (edited)" in result.output

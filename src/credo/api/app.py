@@ -11,6 +11,8 @@ same domain services the CLI calls. Errors of every kind leave as problem+json (
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI, Request
@@ -18,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import sessionmaker
 
 from credo.api import problems
 from credo.api.deps import ApiContext, Context
@@ -34,8 +37,10 @@ from credo.api.routes import (
     repair,
 )
 from credo.api.schemas import Health
+from credo.audit import service as audit
+from credo.audit.sealer import DEFAULT_INTERVAL, Sealer
 from credo.config import Settings, get_settings
-from credo.db import get_engine, get_sessionmaker
+from credo.db import get_engine
 from credo.migrate import current_revision, head_revision
 from credo.security import get_keyring
 from credo.security.keys import KeyRing
@@ -58,24 +63,46 @@ def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
     keyring: KeyRing | None = None,
+    seal_interval: float | None = DEFAULT_INTERVAL,
 ) -> FastAPI:
-    """The API app; defaults come from the ``CREDO_*`` configuration."""
+    """The API app; defaults come from the ``CREDO_*`` configuration.
+
+    The app writes its audit-ledger entries unsealed; while it runs (its lifespan), a
+    background `Sealer` seals them every `seal_interval` seconds (None: no thread, for tests
+    that seal themselves).
+    """
     settings = settings or get_settings()
     engine = engine or get_engine()
+    keyring = keyring or get_keyring()
     ctx = ApiContext(
         engine=engine,
-        sessions=get_sessionmaker(engine),
-        keyring=keyring or get_keyring(),
+        # every request's ledger entries go in unsealed: no request waits for the ledger lock
+        sessions=sessionmaker(bind=engine, expire_on_commit=False, info={audit.UNSEALED: True}),
+        keyring=keyring,
         settings=settings,
         limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
         metrics=Metrics(),
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sealer = None
+        if seal_interval is not None:
+            sealer = Sealer(ctx.sessions, keyring, interval=seal_interval,
+                            checkpoint_every=settings.audit_checkpoint_every).start()  # fmt: skip
+        try:
+            yield
+        finally:
+            if sealer is not None:
+                sealer.stop()
+
     app = FastAPI(
         title="Credo institution API",
         version=version("credo"),
         description=DESCRIPTION,
         docs_url="/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.ctx = ctx
     app.state.schema_head = head_revision(engine)

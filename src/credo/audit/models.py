@@ -13,13 +13,18 @@ from credo.db import Base, BigId, UTCDateTime
 class AuditEntry(Base):
     """One operation that changed data or read personal data.
 
-    ``hash = SHA-256(canonical(seq, at, actor, action, target, details, prev_hash))``; the
-    first entry's ``prev_hash`` is 64 zeros. ``seq`` is assigned contiguously from 1.
+    An entry is written *unsealed* (``seq``, ``prev_hash`` and ``hash`` empty) or sealed at
+    once. Sealing gives it the next chain position: ``seq`` contiguous from 1 and
+    ``hash = SHA-256(canonical(seq, at, actor, action, target, details, prev_hash))``, the
+    first entry's ``prev_hash`` being 64 zeros (`credo.audit.service`).
     """
 
     __tablename__ = "audit_entry"
 
-    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    #: insertion order only; the chain order is ``seq``
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: chain position; None until the entry is sealed
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, default=None)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64), index=True)
@@ -27,8 +32,13 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200), index=True)
     #: canonical JSON (sorted keys, no whitespace); never carries a raw identifier
     details: Mapped[str] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the entry has its place in the chain yet."""
+        return self.seq is not None
 
 
 class AuditCheckpoint(Base):

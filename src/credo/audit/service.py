@@ -24,8 +24,19 @@ It cannot detect, without something kept outside the database:
 * entries appended by someone with write access who computes the hashes correctly: the chain
   proves the history was not rewritten, not who wrote it.
 
-Raw personal identifiers never enter the ledger: `append` refuses details that look like a PRC
-resident id or a Chinese mobile number. Services here flush and never commit.
+**Sealed and unsealed entries.** `append` seals an entry at once: under one lock (a PostgreSQL
+advisory lock held to the commit) it takes the next seq and links to the head. That lock
+serialises every writer, so the API writes its entries *unsealed* instead (`record` on a
+session marked with `UNSEALED`, or `write_unsealed`): a plain insert in the request's own
+transaction, durable exactly when the request's other writes are. A sequencer then seals them
+in the order their transactions became visible -- `seal`, run by a background thread of the
+API server (`credo.audit.sealer`), by ``credo audit seal`` and ``credo audit verify``, and by
+every `append` before it appends. Until then an unsealed entry is in the table (exports and
+``credo audit log`` show it) but not in the chain, so an edit to it cannot be detected;
+`verify` reports how many there are.
+
+Raw personal identifiers never enter the ledger: `append` and `record` refuse details that look
+like a PRC resident id or a Chinese mobile number. Services here flush and never commit.
 """
 
 from __future__ import annotations
@@ -33,9 +44,10 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import bindparam, event, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from credo.audit.chain import (
@@ -75,13 +87,25 @@ class VerifyReport:
     head_hash: str | None = None
     last_checkpoint_seq: int | None = None
     last_checkpoint_root: str | None = None
+    #: entries written but not sealed yet: in no chain, so nothing about them was checked
+    unsealed: int = 0
 
 
-def _lock(session: Session) -> None:
-    # SQLite serialises writers itself, and seq is the primary key, so a racing duplicate
-    # seq fails on insert instead of forking the chain.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+#: ``session.info`` key (or ``sessionmaker(info=...)``): `record` writes unsealed entries
+UNSEALED = "credo.audit.unsealed"
+
+
+def _lock(session: Session, *, wait: bool = True) -> bool:
+    """Take the ledger lock for the rest of the transaction; False when `wait` is off and
+    another transaction holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite has one writer at a time: take its write lock now (a write that changes
+        # nothing), so the head read next is still the head when the transaction writes
+        session.execute(text("UPDATE audit_checkpoint SET id = id WHERE 1 = 0"))
+        return True
+    fn = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    got = session.execute(text(f"SELECT {fn}(:key)"), {"key": LEDGER_LOCK_KEY}).scalar()
+    return wait or bool(got)
 
 
 def refuse_raw_identifiers(value: Any, where: str) -> None:
@@ -105,24 +129,38 @@ def refuse_raw_identifiers(value: Any, where: str) -> None:
 
 def _head(session: Session) -> tuple[int, str] | None:
     row = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        select(AuditEntry.seq, AuditEntry.hash)
+        .where(AuditEntry.seq.is_not(None))
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
     ).first()
     return (row.seq, row.hash) if row else None
 
 
-def append(
-    session: Session, *, actor: str, action: str, target: str, details: dict | None = None
-) -> AuditEntry:
-    """Append one entry to the ledger, chained to the current last entry."""
+def _checked(actor: str, target: str, details: dict | None) -> None:
     refuse_raw_identifiers(details or {}, "details")
     refuse_raw_identifiers(target, "target")
     refuse_raw_identifiers(actor, "actor")
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict | None = None,
+    at: datetime | None = None,
+) -> AuditEntry:
+    """Append one sealed entry, chained to the current last one (unsealed entries committed
+    before are sealed first, so the chain keeps the order in which entries became visible)."""
+    _checked(actor, target, details)
     _lock(session)
-    head = _head(session)
+    head = _seal_locked(session)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
     entry = AuditEntry(
         seq=seq,
-        at=utcnow(),
+        at=at or utcnow(),
         actor=actor,
         action=action,
         target=target,
@@ -143,34 +181,99 @@ def append(
     return entry
 
 
+def write_unsealed(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Insert entries unsealed, in one statement and without the ledger lock; `seal` chains
+    them once the transaction commits. Each entry: actor, action, target, details, at."""
+    if not entries:
+        return
+    rows = []
+    for e in entries:
+        _checked(e["actor"], e["target"], e.get("details"))
+        rows.append({
+            "at": e.get("at") or utcnow(), "actor": e["actor"], "action": e["action"],
+            "target": e["target"], "details": canonical_json(e.get("details") or {}),
+        })  # fmt: skip
+    session.execute(insert(AuditEntry), rows)
+
+
+def seal(session: Session, *, wait: bool = True) -> int:
+    """Seal the unsealed entries committed so far, oldest first; returns how many.
+
+    Takes the ledger lock; with `wait` off, returns 0 at once when another transaction holds it
+    (it seals them then).
+    """
+    if not _lock(session, wait=wait):
+        return 0
+    before = _head(session)
+    after = _seal_locked(session, before)
+    return (after[0] if after else 0) - (before[0] if before else 0)
+
+
+_NO_HEAD = object()
+
+
+def _seal_locked(session: Session, head: Any = _NO_HEAD) -> tuple[int, str] | None:
+    """Give every visible unsealed entry the next seq and hash (the lock is held); returns the
+    new head."""
+    if head is _NO_HEAD:
+        head = _head(session)
+    rows = session.execute(
+        select(
+            AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action,
+            AuditEntry.target, AuditEntry.details,
+        ).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id)
+    ).all()  # fmt: skip
+    if not rows:
+        return head
+    seq, prev = head if head else (0, GENESIS)
+    sealed = []
+    for r in rows:
+        seq += 1
+        digest = entry_hash(seq=seq, at=r.at, actor=r.actor, action=r.action, target=r.target,
+                            details=r.details, prev_hash=prev)  # fmt: skip
+        sealed.append({"b_id": r.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+        prev = digest
+    t = AuditEntry.__table__
+    session.execute(
+        update(t).where(t.c.id == bindparam("b_id"))
+        .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")),
+        sealed,
+    )  # fmt: skip
+    return seq, prev
+
+
 _PENDING = "credo.audit.pending"
 
 
 def record(
     session: Session, *, actor: str, action: str, target: str, details: dict | None = None
 ) -> None:
-    """Append one entry when `session` commits, instead of now.
+    """Write one entry when `session` commits, instead of now.
 
     The entry is checked at once (raw identifiers are refused here, not at commit) and written
-    by `append` just before the commit, in call order; a rollback drops it with the rest of the
-    transaction. Request handlers use this so that the ledger lock, which serialises every
-    writer on PostgreSQL, is held for the commit alone rather than for the whole request.
+    just before the commit, in call order; a rollback drops it with the rest of the
+    transaction. On a session marked `UNSEALED` (the API's) the entries go in unsealed, in one
+    insert and without the ledger lock, for the sequencer to seal; elsewhere (commands, jobs)
+    `append` seals them at the commit.
     """
-    refuse_raw_identifiers(details or {}, "details")
-    refuse_raw_identifiers(target, "target")
-    refuse_raw_identifiers(actor, "actor")
+    _checked(actor, target, details)
     if not session.in_transaction():
         session.begin()  # so that a rollback or close ends a transaction and drops the entry
     session.info.setdefault(_PENDING, []).append(
-        {"actor": actor, "action": action, "target": target, "details": details}
+        {"actor": actor, "action": action, "target": target, "details": details, "at": utcnow()}
     )
 
 
 @event.listens_for(Session, "before_commit")
 def write_pending(session: Session) -> None:
-    """Append the entries `record` deferred (called by every commit; callable earlier)."""
+    """Write the entries `record` deferred (called by every commit; callable earlier)."""
     pending = session.info.pop(_PENDING, None)
-    for entry in pending or ():
+    if not pending:
+        return
+    if session.info.get(UNSEALED):
+        write_unsealed(session, pending)
+        return
+    for entry in pending:
         append(session, **entry)
 
 
@@ -201,7 +304,7 @@ def _entry_rows(session: Session, start: int, stop: int | None = None):
         AuditEntry.details,
         AuditEntry.prev_hash,
         AuditEntry.hash,
-    ).where(AuditEntry.seq >= start)
+    ).where(AuditEntry.seq >= start)  # unsealed entries (seq NULL) are in no chain yet
     if stop is not None:
         stmt = stmt.where(AuditEntry.seq <= stop)
     # plain rows, not ORM objects: nothing accumulates in the identity map
@@ -227,7 +330,7 @@ def checkpoint(session: Session, keyring: KeyRing) -> AuditCheckpoint | None:
     """Sign the entries added since the last checkpoint; None when there are none."""
     _lock(session)
     prev_upto, prev_signature = _last_checkpoint(session)
-    head = _head(session)
+    head = _seal_locked(session)
     if head is None or head[0] <= prev_upto:
         return None
     start, upto = prev_upto + 1, head[0]
@@ -293,7 +396,8 @@ def _checkpoint_finding(
 
 
 def verify(session: Session, keyring: KeyRing) -> VerifyReport:
-    """Check the whole chain and every checkpoint, streaming entries in seq order."""
+    """Check the whole chain and every checkpoint, streaming entries in seq order; count the
+    unsealed entries (``credo audit verify`` seals what it can first)."""
     # checkpoints first: one written after this read covers entries the stream will still see
     cps = session.execute(
         select(
@@ -311,9 +415,13 @@ def verify(session: Session, keyring: KeyRing) -> VerifyReport:
     pending: Finding | None = None  # a checkpoint failure, reported unless the next entry says more
     head: tuple[int, str] | None = None
 
+    unsealed = session.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.seq.is_(None))
+    )
+
     def report(finding: Finding) -> VerifyReport:
         return VerifyReport(
-            False, entries, verified_cps, finding.seq, finding.problem, *head_info()
+            False, entries, verified_cps, finding.seq, finding.problem, *head_info(), unsealed
         )
 
     def head_info() -> tuple:
@@ -359,13 +467,14 @@ def verify(session: Session, keyring: KeyRing) -> VerifyReport:
                 f"{last_seq} (entries {last_seq + 1}–{cp.upto_seq} deleted from the tail)",
             )
         )
-    return VerifyReport(True, entries, verified_cps, None, None, *head_info())
+    return VerifyReport(True, entries, verified_cps, None, None, *head_info(), unsealed)
 
 
 def list_entries(
     session: Session, *, limit: int = 50, action: str | None = None, after_seq: int | None = None
 ) -> list[AuditEntry]:
-    """Entries in seq order: those after `after_seq`, or else the latest `limit`."""
+    """Entries in seq order: the sealed ones after `after_seq`, or else the latest `limit`
+    (unsealed ones last, in the order they were written)."""
     stmt = select(AuditEntry)
     if action is not None:
         stmt = stmt.where(AuditEntry.action == action)
@@ -375,5 +484,7 @@ def list_entries(
                 stmt.where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq).limit(limit)
             )
         )
-    latest = session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(limit))
+    latest = session.scalars(
+        stmt.order_by(AuditEntry.seq.desc().nulls_first(), AuditEntry.id.desc()).limit(limit)
+    )
     return list(reversed(list(latest)))
