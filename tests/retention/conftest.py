@@ -14,7 +14,7 @@
 |---|---|---|
 | CC-1 Feb 2015 | 2020-03-31 | 2022-02-28 |
 | CC-1 Mar 2015 | 2020-03-31 | 2022-03-31 |
-| LOAN-9 (account, all its months) | 2021-05-31 | 2023-05-31 (late months: 7 years each) |
+| LOAN-9 (account, all its months) | 2021-05-31 | 2023-05-30 (§605(c)(1); see test_rules) |
 | judgment | 2020-06-30 | 2021-09-01 |
 | bankruptcy | 2019-01-10 | 2023-01-10 |
 | enforcement | never | 2019-02-01 |

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -15,6 +15,8 @@ from credo.retention.rules import (
     drop_expired_frames,
     drop_expired_rows,
     expired,
+    expired_in_account,
+    first_delinquency_on,
     month_end,
     public_record_kept_until,
 )
@@ -74,7 +76,9 @@ def test_months_after_the_date_are_not_looked_at():
     assert delinquency_kept_until(CARD, CN, as_of=date(2015, 1, 31)) == {}
 
 
-@pytest.mark.parametrize(("profile", "kept"), [(CN, date(2021, 5, 31)), (US, date(2023, 5, 31))])
+#: us: LOAN's delinquency began no earlier than 30 days before 1 Jan 2016 (2 Dec 2015); the
+#: clock starts 180 days later, on 30 May 2016 (§605(c)(1)), and runs 7 years
+@pytest.mark.parametrize(("profile", "kept"), [(CN, date(2021, 5, 31)), (US, date(2023, 5, 30))])
 def test_a_charged_off_account(profile, kept):
     assert account_kept_until("charged_off", date(2016, 5, 31), LOAN, profile,
                               as_of=date(2024, 1, 1)) == kept  # fmt: skip
@@ -98,13 +102,68 @@ def test_cn_a_charge_off_without_a_close_date_ends_with_its_last_month():
     )
 
 
-def test_a_charge_off_does_not_hang_on_its_late_months():
+def test_cn_a_charge_off_does_not_hang_on_its_late_months():
     """The job erases late months before the account: the account's date must not move."""
-    for profile in (CN, US):
-        clean = [(p, 0) for p, _ in LOAN]
-        assert account_kept_until("charged_off", date(2016, 5, 31), clean, profile,
-                                  as_of=date(2024, 1, 1)) == account_kept_until(
-            "charged_off", date(2016, 5, 31), LOAN, profile, as_of=date(2024, 1, 1))  # fmt: skip
+    clean = [(p, 0) for p, _ in LOAN]
+    assert account_kept_until("charged_off", date(2016, 5, 31), clean, CN,
+                              as_of=date(2024, 1, 1)) == account_kept_until(
+        "charged_off", date(2016, 5, 31), LOAN, CN, as_of=date(2024, 1, 1))  # fmt: skip
+
+
+#: a card late once in 2012 (cured), late again from Mar 2014, charged off at 300 days past
+#: due on 31 Dec 2014 and then reported every month until 2019 with its balance
+LATE_CHARGE_OFF = (
+    [(date(2012, m, 1), 30 if m == 5 else 0) for m in range(1, 13)]
+    + [(date(2014, m, 1), 0 if m < 3 else 30 * (m - 2)) for m in range(1, 13)]
+    + [(date(y, m, 1), 300) for y in range(2015, 2020) for m in range(1, 13)]
+)
+
+
+def test_us_the_clock_starts_180_days_after_the_delinquency_before_the_charge_off():
+    kw = {"as_of": date(2030, 1, 1)}
+    # Mar 2014 at 30 days past due: began no earlier than 30 Jan 2014; the 2012 episode was cured
+    assert first_delinquency_on("charged_off", date(2014, 12, 31), LATE_CHARGE_OFF, US,
+                                **kw) == date(2014, 1, 30)  # fmt: skip
+    kept = account_kept_until("charged_off", date(2014, 12, 31), LATE_CHARGE_OFF, US, **kw)
+    assert kept == date(2021, 7, 29)  # 30 Jan 2014 + 180 days = 29 Jul 2014, + 7 years
+    # earlier than 7 years after the (late) charge-off, and five years of later reports of the
+    # charged-off balance do not move it; without a close date the same delinquency dates it
+    assert kept < add_years(date(2014, 12, 31), 7)
+    assert account_kept_until("charged_off", None, LATE_CHARGE_OFF, US, **kw) == kept
+    assert first_delinquency_on("charged_off", None, LOAN, CN, **kw) is None
+    assert first_delinquency_on("open", None, LOAN, US, **kw) is None
+
+
+def test_us_a_charge_off_with_no_late_month_on_file_counts_from_its_end():
+    clean = [(p, 0) for p, _ in LOAN]
+    assert first_delinquency_on("charged_off", date(2016, 5, 31), clean, US,
+                                as_of=date(2024, 1, 1)) is None  # fmt: skip
+    assert account_kept_until("charged_off", date(2016, 5, 31), clean, US,
+                              as_of=date(2024, 1, 1)) == date(2023, 5, 31)  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", [CN, US])
+@pytest.mark.parametrize(
+    ("statuses", "closed_on"), [(LOAN, date(2016, 5, 31)), (LATE_CHARGE_OFF, date(2014, 12, 31))]
+)
+def test_erasing_what_has_expired_never_moves_the_account(profile, statuses, closed_on):
+    """The retention job, run every month, erases late months before the account goes: the
+    account must leave on the day it would have left had nothing been erased."""
+    kept = account_kept_until("charged_off", closed_on, statuses, profile, as_of=date(2040, 1, 1))
+    on_file = list(statuses)
+    day = closed_on + timedelta(days=1)
+    while day <= kept:
+        whole, months = expired_in_account("charged_off", closed_on, on_file, profile, as_of=day)
+        assert not whole, day
+        on_file = [s for s in on_file if s[0] not in months]
+        assert account_kept_until("charged_off", closed_on, on_file, profile, as_of=day) == (
+            account_kept_until("charged_off", closed_on, statuses, profile, as_of=day)
+        ), day
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    after = kept + timedelta(days=1)
+    assert expired_in_account("charged_off", closed_on, on_file, profile, as_of=after)[0]
+    # the 2012 episode, cured before the delinquency of the charge-off, went on its own
+    assert (date(2012, 5, 1), 30) not in on_file
 
 
 @pytest.mark.parametrize(
@@ -154,9 +213,11 @@ def _rows():
         (CN, date(2020, 3, 31), {10, 11, 20}, 10, 2),
         (CN, date(2020, 7, 1), {10, 11, 20}, 8, 1),
         (CN, date(2021, 6, 1), {10, 20}, 3, 1),
-        # us: Feb 2015 went 2022-02-28; the enforcement and judgment 2021-09-01
+        # us: Feb 2015 went 2022-02-28; the enforcement and judgment 2021-09-01; the loan
+        # (all five of its late months with it, §605(c)) after 2023-05-30
         (US, date(2022, 3, 1), {10, 11, 20}, 9, 0),
-        (US, date(2023, 6, 30), {10, 20}, 3, 0),
+        (US, date(2023, 5, 30), {10, 11, 20}, 8, 0),
+        (US, date(2023, 5, 31), {10, 20}, 3, 0),
     ],
 )
 def test_rows_and_frames_drop_the_same(profile, as_of, accounts, months, public):

@@ -203,8 +203,8 @@ def test_features_ignore_expired_data_and_both_paths_agree(bureau, session, step
     """Around the day the charged-off loan's data goes: its late months, then the account."""
     points = {
         "cn": [(date(2021, 5, 31), 60.0, 1.0), (date(2021, 6, 1), None, 0.0)],
-        "us": [(date(2022, 2, 28), 69.0, 1.0), (date(2023, 5, 31), 84.0, 1.0),
-               (date(2023, 6, 1), None, 0.0)],
+        "us": [(date(2022, 2, 28), 69.0, 1.0), (date(2023, 5, 30), 84.0, 1.0),
+               (date(2023, 5, 31), None, 0.0)],
     }[bureau.profile]  # fmt: skip
     for as_of, since, installment in points:
         if step:  # after the job has run that day, the values are the same

@@ -21,11 +21,11 @@ Two clocks, one per profile:
   that. A negative account's event ends at its close date or its last reported month, whichever
   is later. A public record ends when resolved; an unresolved one has not ended and stays.
 * ``us`` (FCRA §605): from the **date of the item**. Each late month is its own adverse item,
-  kept 7 years after the month (§605(a)(5)); a charged-off or collection account 7 years after
-  its close date or last reported month, as in ``cn`` (see docs/retention.md on §605(c));
-  judgments and other public
-  records 7 years from filing (§605(a)(2), (a)(5)); a tax lien 7 years from payment, unpaid
-  not at all (§605(a)(3)); a bankruptcy 10 years from filing (§605(a)(1)).
+  kept 7 years after the month (§605(a)(5)); a charged-off or collection account 7 years from
+  the end of the 180 days that began with the delinquency immediately before the charge-off
+  (§605(c)(1)), and the late months of that delinquency go with the account; judgments and
+  other public records 7 years from filing (§605(a)(2), (a)(5)); a tax lien 7 years from
+  payment, unpaid not at all (§605(a)(3)); a bankruptcy 10 years from filing (§605(a)(1)).
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ NEGATIVE_ACCOUNT_STATUSES = frozenset({"charged_off", "transferred"})
 ITEM_DATED = frozenset({"us"})
 #: public-record kinds counted from payment, not filing, in an item-dated profile (§605(a)(3))
 FROM_RESOLUTION = frozenset({"tax_arrears"})
+#: FCRA §605(c)(1): a charged-off or collection account's clock starts when the 180 days that
+#: began with the delinquency before the charge-off are over
+COLLECTION_CLOCK_DELAY = timedelta(days=180)
 
 
 def add_years(d: date, years: int) -> date:
@@ -102,6 +105,40 @@ def delinquency_kept_until(
     return out
 
 
+def _charge_off_run(
+    status: str, closed_on: date | None, known: Sequence[tuple[date, int]], profile: Profile
+) -> tuple[date, int] | None:
+    """In an item-dated profile, the first month (and its days past due) of the delinquency
+    immediately before a negative account's charge-off: the last run of late months that began
+    on or before the charge-off (`closed_on`, or the last month on file without one)."""
+    if profile.code not in ITEM_DATED or status not in NEGATIVE_ACCOUNT_STATUSES or not known:
+        return None
+    until = closed_on or month_end(known[-1][0])
+    days = dict(known)
+    starts = [run[0] for run in _runs(known) if run[0] <= until]
+    return (starts[-1], days[starts[-1]]) if starts else None
+
+
+def first_delinquency_on(
+    status: str,
+    closed_on: date | None,
+    statuses: Iterable[tuple[date, int | None]],
+    profile: Profile,
+    *,
+    as_of: date,
+) -> date | None:
+    """The date the delinquency before a charge-off began (FCRA §605(c), Metro 2's "date of
+    first delinquency"), estimated from the months on file at `as_of`; None in ``cn``, for an
+    account that is not negative, or when no late month precedes the charge-off.
+
+    A status gives days past due on some day of its month, so the delinquency began no earlier
+    than that many days before the month's first day; that earliest date is the estimate, which
+    errs toward removing the account early, never late.
+    """
+    run = _charge_off_run(status, closed_on, _known(statuses, as_of), profile)
+    return None if run is None else run[0] - timedelta(days=run[1])
+
+
 def account_kept_until(
     status: str,
     closed_on: date | None,
@@ -116,12 +153,17 @@ def account_kept_until(
         return None
     if closed_on is not None and closed_on > as_of:
         return None  # not charged off or transferred yet at the date
-    # In both profiles the clock runs from the end of the event. It must not hang on the late
-    # months before it: those are erased on their own, earlier, and the account's date would
-    # then move after the job ran (docs/retention.md, on FCRA §605(c)).
     known = _known(statuses, as_of)
+    years = profile.negative_retention_years
+    began = first_delinquency_on(status, closed_on, known, profile, as_of=as_of)
+    if began is not None:  # us: §605(c)(1), a clock that later reports cannot move
+        return add_years(began + COLLECTION_CLOCK_DELAY, years)
+    # cn (and us when no late month dates the delinquency): from the end of the event, the
+    # later of the close date and the last month reported. It must not hang on the late months
+    # before it: those are erased on their own, earlier, and the date would then move after the
+    # job ran (docs/retention.md).
     ends = [month_end(p) for p, _ in known[-1:]] + ([closed_on] if closed_on else [])
-    return add_years(max(ends), profile.negative_retention_years) if ends else None
+    return add_years(max(ends), years) if ends else None
 
 
 def public_record_kept_until(
@@ -159,7 +201,14 @@ def expired_in_account(
     if expired(account_kept_until(status, closed_on, statuses, profile, as_of=as_of), as_of):
         return True, {p for p, _ in statuses}
     months = delinquency_kept_until(statuses, profile, as_of=as_of)
-    return False, {p for p, until in months.items() if expired(until, as_of)}
+    gone = {p for p, until in months.items() if expired(until, as_of)}
+    if (closed_on is None or closed_on <= as_of) and (
+        run := _charge_off_run(status, closed_on, _known(statuses, as_of), profile)
+    ):
+        # us: the late months of the delinquency that dates the charge-off (§605(c)) stay as
+        # long as the account; erasing its first month would move the account's own clock
+        gone = {p for p in gone if p < run[0]}
+    return False, gone
 
 
 def public_record_expired(
@@ -232,13 +281,11 @@ def drop_expired_frames(
     old = statuses.filter(pl.col("period") <= horizon)
     candidates = (
         old.filter(pl.col("days_past_due") > 0)["account_id"].unique().to_list()
-        + accounts.filter(
-            pl.col("status").is_in(list(NEGATIVE_ACCOUNT_STATUSES))
-            & (
-                (pl.col("closed_on") <= horizon)
-                | pl.col("account_id").is_in(old["account_id"].unique().to_list())
-            )
-        )["account_id"].to_list()
+        # a negative account's clock may start before its first month on file (§605(c)
+        # counts from when the delinquency began), so every negative account is looked at
+        + accounts.filter(pl.col("status").is_in(list(NEGATIVE_ACCOUNT_STATUSES)))[
+            "account_id"
+        ].to_list()
     )
     gone, months = _expired_keys(
         accounts.filter(pl.col("account_id").is_in(candidates)).iter_rows(),
