@@ -182,6 +182,10 @@ class Adapter(ABC):
     def n_features(self) -> int | None:
         return None
 
+    def details(self) -> dict[str, Any] | None:
+        """What the fit chose for itself, when that is worth reporting (JSON-ready)."""
+        return None
+
     @staticmethod
     def version() -> str:
         return ""
@@ -234,8 +238,8 @@ class CredoAdapter(Adapter):
 class CredoScorecard(CredoAdapter):
     name = "credo_scorecard"
     score_function = "credo.scoring.Scorecard.score (PointsScorer, vectorised)"
-    reported = ("max_n_bins", "min_bin_size", "min_iv", "C", "rounding", "base_score",
-                "base_odds", "pdo")  # fmt: skip
+    reported = ("max_n_bins", "min_bin_size", "binning_cv", "random_state", "min_iv", "C",
+                "rounding", "base_score", "base_odds", "pdo")  # fmt: skip
     params: dict[str, Any] = {}  # noqa: RUF012
 
     @staticmethod
@@ -246,6 +250,15 @@ class CredoScorecard(CredoAdapter):
 
     def n_features(self):
         return len(self.model.features_)
+
+    def details(self):
+        # the granularity chosen by the scorecard's own cross-validation on the training rows
+        search = self.model.binning_search_ or {}
+        return {
+            "max_n_bins": self.model.max_n_bins_,
+            "min_bin_size": self.model.min_bin_size_,
+            "searched": bool(search.get("candidates")),
+        }
 
 
 class CredoChallenger(CredoAdapter):
@@ -565,10 +578,11 @@ def worker(spec: dict) -> dict:
         "fit_s": fit_s,
         "features_used": m.n_features(),
         "features_offered": X.shape[1],
+        "details": m.details(),
     }
 
     # repeated 5x2 cross-validation
-    aucs, fits = [], []
+    aucs, fits, details = [], [], []
     for tr_idx, te_idx in plan["folds"]:
         tr_idx, te_idx = np.asarray(tr_idx), np.asarray(te_idx)
         f = cls(categorical)
@@ -576,8 +590,10 @@ def worker(spec: dict) -> dict:
         f.fit(X.iloc[tr_idx].reset_index(drop=True), y[tr_idx])
         fits.append(time.perf_counter() - t0)
         aucs.append(auc_ks(y[te_idx], f.proba(X.iloc[te_idx].reset_index(drop=True)))[0])
+        details.append(f.details())
     out["cv"] = {
         "aucs": aucs,
+        "details": details if any(details) else None,
         "mean": float(np.mean(aucs)),
         "se": float(np.std(aucs, ddof=1) / math.sqrt(len(aucs))) if len(aucs) > 1 else None,
         "fit_s_mean": float(np.mean(fits)),
@@ -828,6 +844,17 @@ def print_table(result: dict) -> None:
                 f"{h['fit_s']:>7.2f} {sc['best_s']:>12.2f} {sc['rows_per_s']:>11,.0f} "
                 f"{ratio + 'x':>19} {cat_s:>14}"
             )
+    print()
+    for ds, models in result["results"].items():
+        r = models.get("credo_scorecard", {})
+        if "error" in r or not (r.get("holdout") or {}).get("details"):
+            continue
+        h = r["holdout"]["details"]
+        folds = [f"{d['max_n_bins']}/{d['min_bin_size']:g}" for d in r["cv"]["details"] or []]
+        print(
+            f"{ds}: Credo's scorecard chose max_n_bins/min_bin_size {h['max_n_bins']}/"
+            f"{h['min_bin_size']:g} on the 70 %; on the CV folds: {', '.join(folds)}"
+        )
     v = result["verdicts"]
     print()
     for ds, d in v["per_dataset"].items():

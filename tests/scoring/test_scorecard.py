@@ -10,10 +10,16 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import cross_val_score
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from credo.scoring import PointsScorer, ProtectedAttributeError, Scorecard
 from credo.scoring.fast import FeaturePoints
+from credo.scoring.scorecard import BINNING_CANDIDATES, FALLBACK_BINNING
+
+#: a fixed granularity, for tests about something else than its search (each search fits the
+#: method 25 more times)
+FIXED = {"max_n_bins": 6, "min_bin_size": 0.05}
 
 
 def make_data(n: int = 4000, seed: int = 7) -> tuple[pd.DataFrame, np.ndarray]:
@@ -82,7 +88,7 @@ def test_the_points_of_every_row_add_up_to_its_score(fitted, data):
 
 def test_scaling_matches_the_regression_when_points_are_not_rounded(data):
     X, y = data
-    model = Scorecard(base_score=600, base_odds=50, pdo=20, rounding=False).fit(X, y)
+    model = Scorecard(base_score=600, base_odds=50, pdo=20, rounding=False, **FIXED).fit(X, y)
     ln_bad_odds = model.decision_function(X)
     factor = 20 / math.log(2)
     expected = 600 - factor * math.log(50) - factor * ln_bad_odds
@@ -230,7 +236,7 @@ def test_a_scorecard_rebuilt_from_its_data_behaves_the_same(fitted, data):
 
 def test_it_is_a_scikit_learn_estimator(data):
     X, y = data
-    model = Scorecard(pdo=40)
+    model = Scorecard(pdo=40, **FIXED)
     assert clone(model).get_params()["pdo"] == 40
     auc = cross_val_score(model, X, y, cv=3, scoring="roc_auc")
     assert auc.mean() > 0.7
@@ -262,7 +268,7 @@ def test_a_protected_attribute_can_never_be_a_feature(data, column):
 def test_length_of_history_is_not_mistaken_for_age(data):
     X, y = data
     X = X.rename(columns={"oldest_account_months": "age_of_oldest_account_months"})
-    model = Scorecard().fit(X, y)
+    model = Scorecard(**FIXED).fit(X, y)
     assert "age_of_oldest_account_months" in [f.name for f in model.features_]
 
 
@@ -310,7 +316,9 @@ def test_features_without_signal_are_refused(data):
 @pytest.mark.parametrize(
     ("param", "value", "message"),
     [("pdo", -20, "pdo must be positive; got -20"), ("base_odds", 0, "base_odds must be positive"),
-     ("max_n_bins", 1, "max_n_bins must be an integer >= 2"), ("C", 0, "C must be positive")],
+     ("max_n_bins", 1, "max_n_bins must be an integer >= 2"), ("C", 0, "C must be positive"),
+     ("min_bin_size", 0.6, r"min_bin_size must be in \(0, 0.5\); got 0.6"),
+     ("binning_cv", 1, "binning_cv must be an integer >= 2; got 1")],
 )  # fmt: skip
 def test_bad_parameters_are_named(data, param, value, message):
     X, y = data
@@ -326,3 +334,82 @@ def test_a_smaller_min_bin_size_allows_smaller_bins(data):
     shares = fine.points_table().query("bin not in ('Special', 'Missing')")["count"] / len(X)
     assert not fine.points_table().equals(coarse.points_table())
     assert shares.min() >= 0.02 - 1e-9
+
+
+# -- the binning granularity, chosen by cross-validation on the training rows ------------------
+def test_the_granularity_is_the_best_cross_validated_candidate(fitted, data):
+    X, y = data
+    search = fitted.binning_search_
+    assert [(c["max_n_bins"], c["min_bin_size"]) for c in search["candidates"]] == list(
+        BINNING_CANDIDATES
+    )
+    aucs = [c["cv_auc"] for c in search["candidates"]]
+    best = search["candidates"][int(np.argmax(aucs))]  # the first (coarser) one on a tie
+    assert search["chosen"] == [best["max_n_bins"], best["min_bin_size"]]
+    assert (fitted.max_n_bins_, fitted.min_bin_size_) == tuple(search["chosen"])
+    assert all(len(b.points) - 2 <= fitted.max_n_bins_ for b in fitted.features_)
+    # the reported AUC is the method's own out-of-fold AUC on the training rows, recomputed
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(X, y)
+    chosen = dict(zip(("max_n_bins", "min_bin_size"), search["chosen"], strict=True))
+    manual = [
+        roc_auc_score(
+            y[te],
+            Scorecard(special_codes=[-1], **chosen)
+            .fit(X.iloc[tr], y[tr])
+            .predict_proba(X.iloc[te])[:, 1],
+        )
+        for tr, te in folds
+    ]
+    assert best["fold_aucs"] == pytest.approx(manual, rel=1e-9)
+
+
+def test_the_search_is_deterministic_and_survives_the_model_as_data(fitted, data):
+    import json
+
+    X, y = data
+    again = Scorecard(special_codes=[-1]).fit(X, y)
+    assert again.binning_search_ == fitted.binning_search_
+    assert np.array_equal(again.score(X), fitted.score(X))
+    spec = json.loads(json.dumps(fitted.to_dict()))
+    assert spec["params"]["max_n_bins"] == fitted.max_n_bins_
+    assert spec["binning_search"] == fitted.binning_search_
+    rebuilt = Scorecard.from_dict(spec)
+    assert (rebuilt.max_n_bins_, rebuilt.min_bin_size_) == (
+        fitted.max_n_bins_,
+        fitted.min_bin_size_,
+    )
+    # refitting the rebuilt model (as the validation report's folds do) keeps the granularity
+    assert clone(rebuilt).get_params()["max_n_bins"] == fitted.max_n_bins_
+
+
+def test_a_given_granularity_is_not_searched(data):
+    X, y = data
+    fixed = Scorecard(**FIXED).fit(X, y)
+    assert fixed.binning_search_ is None
+    assert (fixed.max_n_bins_, fixed.min_bin_size_) == (6, 0.05)
+    half = Scorecard(max_n_bins=8, binning_cv=2).fit(X.head(1500), y[:1500])
+    sizes = sorted({s for _, s in BINNING_CANDIDATES})
+    assert [(c["max_n_bins"], c["min_bin_size"]) for c in half.binning_search_["candidates"]] == [
+        (8, s) for s in sorted(sizes, reverse=True)
+    ]
+    assert half.max_n_bins_ == 8
+
+
+def test_too_few_rows_to_cross_validate_use_the_fallback(data):
+    X, y = data
+    idx = np.r_[np.flatnonzero(y == 1)[:12], np.flatnonzero(y == 0)[:60]]
+    model = Scorecard(**{**FIXED, "max_n_bins": None}).fit(X.iloc[idx], y[idx])
+    assert model.binning_search_["skipped"] == "too few rows"
+    assert (model.max_n_bins_, model.min_bin_size_) == FALLBACK_BINNING
+
+
+def test_groups_keep_each_group_in_one_fold(data):
+    X, y = data
+    groups = np.arange(len(y)) // 4  # four rows per subject
+    model = Scorecard(binning_cv=3).fit(X.head(2000), y[:2000], groups=groups[:2000])
+    assert model.binning_search_["groups"] is True
+    assert len(model.binning_search_["candidates"]) == len(BINNING_CANDIDATES)
+    with pytest.raises(ValueError, match="groups has 10 labels for 2000 rows"):
+        Scorecard().fit(X.head(2000), y[:2000], groups=groups[:10])
+    with pytest.raises(ValueError, match=r"sample_weight has shape \(3,\); need \(2000,\)"):
+        Scorecard().fit(X.head(2000), y[:2000], sample_weight=[1, 2, 3])

@@ -78,7 +78,9 @@ def split():
 @pytest.fixture(scope="module")
 def model(split):
     X_train, y_train, _, _ = split
-    return Scorecard().fit(X_train, y_train)
+    # a fixed granularity: the report refits the model in each fold, and the search is tested
+    # in test_scorecard.py
+    return Scorecard(max_n_bins=6, min_bin_size=0.05).fit(X_train, y_train)
 
 
 @pytest.fixture(scope="module")

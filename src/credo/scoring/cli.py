@@ -83,8 +83,10 @@ def train_model(
                               window_months=window, known_at=known_at)  # fmt: skip
     train, test = split(ts, test_size, seed)
     model = build_model(kind)
+    # the scorecard's granularity search keeps a subject's rows (several dates) in one fold
+    by_subject = {"groups": ts.subject_ids[train]} if kind == "scorecard" else {}
     try:
-        model.fit(ts.X.iloc[train], ts.y[train])
+        model.fit(ts.X.iloc[train], ts.y[train], **by_subject)
     except ValueError as exc:
         raise Invalid(f"training failed: {exc}") from None
     auc = float(roc_auc_score(ts.y[test], model.predict_proba(ts.X.iloc[test])[:, 1]))

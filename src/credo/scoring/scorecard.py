@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from optbinning import OptimalBinning
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from credo.scoring.fast import FeaturePoints, PointsScorer, numeric_column
@@ -35,6 +37,17 @@ from credo.scoring.reasons import Reason, ReasonCatalog, explain
 
 MIN_ROWS = 50
 MIN_CLASS_ROWS = 10
+#: (max_n_bins, min_bin_size) candidates, coarse to fine, among which `fit` chooses by
+#: cross-validation on the training rows when neither is given
+BINNING_CANDIDATES: tuple[tuple[int, float], ...] = (
+    (4, 0.05),
+    (6, 0.05),
+    (8, 0.04),
+    (10, 0.03),
+    (12, 0.02),
+)
+#: the granularity used when the training rows are too few to cross-validate
+FALLBACK_BINNING: tuple[int, float] = (6, 0.05)
 
 
 @dataclass
@@ -71,10 +84,19 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         Good:bad odds at `base_score`.
     pdo : float, default=20
         Points that double the odds.
-    max_n_bins : int, default=6
-        Most regular bins per feature.
-    min_bin_size : float, default=0.05
-        Smallest share of the training rows in one bin.
+    max_n_bins : int, optional
+        Most regular bins per feature. Default: chosen with `min_bin_size` (below).
+    min_bin_size : float, optional
+        Smallest share of the training rows in one bin (optbinning's pre-bins follow it).
+        When neither is given, `fit` chooses the pair from `BINNING_CANDIDATES` (4 to 12 bins,
+        5 % to 2 % per bin) by `binning_cv`-fold stratified cross-validation on the training
+        rows only: the candidate with the highest mean AUC, the coarser on a tie (6 bins of
+        5 % when the rows are too few to cross-validate). When one is given, only the other
+        varies; when both are, there is no search.
+    binning_cv : int, default=5
+        Folds of that cross-validation.
+    random_state : int, optional, default=0
+        Seed of its fold shuffling (the fit is deterministic for a given seed).
     min_iv : float, default=0.02
         Features with a lower information value are left out.
     categorical : sequence of str, optional
@@ -97,8 +119,10 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         base_score: float = 600.0,
         base_odds: float = 50.0,
         pdo: float = 20.0,
-        max_n_bins: int = 6,
-        min_bin_size: float = 0.05,
+        max_n_bins: int | None = None,
+        min_bin_size: float | None = None,
+        binning_cv: int = 5,
+        random_state: int | None = 0,
         min_iv: float = 0.02,
         categorical: Sequence[str] | None = None,
         special_codes: Sequence[float] | None = None,
@@ -112,6 +136,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.pdo = pdo
         self.max_n_bins = max_n_bins
         self.min_bin_size = min_bin_size
+        self.binning_cv = binning_cv
+        self.random_state = random_state
         self.min_iv = min_iv
         self.categorical = categorical
         self.special_codes = special_codes
@@ -123,17 +149,95 @@ class Scorecard(ClassifierMixin, BaseEstimator):
     # -- fitting ---------------------------------------------------------------------
     def _check_params(self) -> None:
         check_scaling(self.pdo, self.base_odds)
-        if not (isinstance(self.max_n_bins, int) and self.max_n_bins >= 2):
-            raise ValueError(f"max_n_bins must be an integer >= 2; got {self.max_n_bins}")
-        if not 0 < self.min_bin_size < 0.5:
+        m = self.max_n_bins
+        if m is not None and not (isinstance(m, int | np.integer) and m >= 2):
+            raise ValueError(f"max_n_bins must be an integer >= 2; got {m}")
+        if self.min_bin_size is not None and not 0 < self.min_bin_size < 0.5:
             raise ValueError(f"min_bin_size must be in (0, 0.5); got {self.min_bin_size}")
+        if not (isinstance(self.binning_cv, int | np.integer) and self.binning_cv >= 2):
+            raise ValueError(f"binning_cv must be an integer >= 2; got {self.binning_cv}")
         if not self.C > 0:
             raise ValueError(f"C must be positive; got {self.C}")
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Scorecard:
-        """Bin every feature, fit the regression on the weights of evidence, scale to points."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None) -> Scorecard:
+        """Choose the binning granularity, bin every feature, fit the regression, scale.
+
+        `groups` (optional, one label per row, e.g. the subject of each row) keeps a group's
+        rows in one fold of the granularity search, as `StratifiedGroupKFold` does.
+        """
         self._check_params()
         X, y, kinds = check_training_data(X, y, self.protected, self.categorical)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=float)
+            if sample_weight.shape != (len(y),):
+                raise ValueError(f"sample_weight has shape {sample_weight.shape}; need ({len(y)},)")
+        if groups is not None:
+            groups = np.asarray(groups.to_numpy() if hasattr(groups, "to_numpy") else groups)
+            if len(groups) != len(y):
+                raise ValueError(f"groups has {len(groups)} labels for {len(y)} rows")
+        candidates = binning_candidates(self.max_n_bins, self.min_bin_size)
+        self.binning_search_: dict[str, Any] | None = None
+        chosen = candidates[0]  # both given
+        if len(candidates) > 1:
+            self.binning_search_ = self._search_binning(X, y, kinds, candidates, sample_weight,
+                                                        groups)  # fmt: skip
+            chosen = tuple(self.binning_search_["chosen"])
+        return self._fit_binned(X, y, kinds, sample_weight, chosen)
+
+    def _search_binning(self, X, y, kinds, candidates, sample_weight, groups) -> dict[str, Any]:
+        """Mean out-of-fold AUC of each candidate over `binning_cv` folds of the training rows.
+
+        Every fold refits the whole method (binning, IV filter, regression, wrong-sign drops)
+        on the other folds. A candidate that cannot be fitted on some fold (e.g. no feature
+        reaches `min_iv` there) is not chosen; when the rows are too few to cross-validate,
+        or no candidate fits on every fold, `FALLBACK_BINNING` is used (with the value given,
+        if one was).
+        """
+        k = self.binning_cv
+        fallback = binning_candidates(self.max_n_bins, self.min_bin_size, [FALLBACK_BINNING])[0]
+        n_bad = int(y.sum())
+        minority = min(n_bad, len(y) - n_bad)
+        out: dict[str, Any] = {"folds": k, "random_state": self.random_state,
+                               "groups": groups is not None, "candidates": []}  # fmt: skip
+        n_groups = len(y) if groups is None else len(np.unique(groups))
+        if (
+            len(y) * (k - 1) / k < MIN_ROWS
+            or minority * (k - 1) / k < MIN_CLASS_ROWS
+            or minority < k
+            or n_groups < k
+        ):
+            return out | {"chosen": list(fallback), "skipped": "too few rows"}
+        if groups is None:
+            splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=self.random_state)
+        else:
+            splitter = StratifiedGroupKFold(
+                n_splits=k, shuffle=True, random_state=self.random_state
+            )
+        folds = list(splitter.split(X, y, groups))
+        best, best_auc = fallback, -np.inf
+        for cand in candidates:
+            aucs: list[float] = []
+            for tr, te in folds:
+                if len(np.unique(y[te])) < 2:
+                    continue
+                inner = clone(self)
+                w = None if sample_weight is None else sample_weight[tr]
+                try:
+                    inner._fit_binned(X.iloc[tr], y[tr], kinds, w, cand)
+                except ValueError:  # e.g. no feature reaches min_iv on this fold
+                    aucs = []
+                    break
+                aucs.append(float(roc_auc_score(y[te], inner.decision_function(X.iloc[te]))))
+            mean = float(np.mean(aucs)) if aucs else None
+            out["candidates"].append({"max_n_bins": cand[0], "min_bin_size": cand[1],
+                                      "cv_auc": mean, "fold_aucs": aucs})  # fmt: skip
+            if mean is not None and mean > best_auc:  # strictly: the coarser wins a tie
+                best, best_auc = cand, mean
+        return out | {"chosen": list(best)}
+
+    def _fit_binned(self, X, y, kinds, sample_weight, granularity) -> Scorecard:
+        """The fit proper, with the (max_n_bins, min_bin_size) chosen."""
+        self.max_n_bins_, self.min_bin_size_ = int(granularity[0]), float(granularity[1])
         specials = [float(s) for s in (self.special_codes or ())]
         binned: list[FeatureBinning] = []
         for name, kind in kinds.items():
@@ -186,11 +290,11 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         ob = OptimalBinning(
             name=name,
             dtype=kind,
-            max_n_bins=self.max_n_bins,
-            min_bin_size=self.min_bin_size,
+            max_n_bins=self.max_n_bins_,
+            min_bin_size=self.min_bin_size_,
             # optbinning pre-bins at 5 % by default, which would make a smaller min_bin_size
             # ineffective; pre-bins are never larger than the bins asked for
-            min_prebin_size=min(self.min_bin_size, 0.05),
+            min_prebin_size=min(self.min_bin_size_, 0.05),
             special_codes=(specials or None) if kind == "numerical" else None,
             **params,
         )
@@ -304,13 +408,14 @@ class Scorecard(ClassifierMixin, BaseEstimator):
             ],
             "columns": [str(c) for c in self.feature_names_in_],
             "params": {
-                "max_n_bins": self.max_n_bins, "min_bin_size": self.min_bin_size,
+                "max_n_bins": self.max_n_bins_, "min_bin_size": self.min_bin_size_,
                 "min_iv": self.min_iv, "C": self.C,
                 "categorical": list(self.categorical or []),
                 "special_codes": [float(c) for c in self.special_codes or []],
             },
             "binning_all": [{"name": b.name, "iv": b.iv, "kept": b.points is not None}
                             for b in self.binning_all_],
+            "binning_search": self.binning_search_,
             "training_rows": self.training_rows_,
             "bad_rate": self.bad_rate_,
             "score_range": list(self.score_range),
@@ -349,6 +454,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
                 special_codes=list(fp.special_codes),
             ))  # fmt: skip
         model.features_ = features
+        model.max_n_bins_ = int(params.get("max_n_bins", FALLBACK_BINNING[0]))
+        model.min_bin_size_ = float(params.get("min_bin_size", FALLBACK_BINNING[1]))
+        model.binning_search_ = d.get("binning_search")
         model.binning_all_ = [
             FeatureBinning(b["name"], "", [], [], [], [], [], [], float(b["iv"]))
             for b in d.get("binning_all", [])
@@ -371,6 +479,20 @@ def check_scaling(pdo: float, base_odds: float) -> None:
         raise ValueError(f"pdo must be positive; got {pdo}")
     if not base_odds > 0:
         raise ValueError(f"base_odds must be positive; got {base_odds}")
+
+
+def binning_candidates(
+    max_n_bins: int | None,
+    min_bin_size: float | None,
+    grid: Sequence[tuple[int, float]] = BINNING_CANDIDATES,
+) -> list[tuple[int, float]]:
+    """The (max_n_bins, min_bin_size) pairs to choose from: a given value replaces the grid's."""
+    pairs = [
+        (max_n_bins if max_n_bins is not None else m,
+         min_bin_size if min_bin_size is not None else s)
+        for m, s in grid
+    ]  # fmt: skip
+    return list(dict.fromkeys(pairs))
 
 
 def scaling(base_score: float, base_odds: float, pdo: float) -> tuple[float, float]:
