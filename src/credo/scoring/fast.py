@@ -180,15 +180,17 @@ class PointsScorer:
     def score(self, X: Any) -> np.ndarray:
         """The score of every row: the sum of its points.
 
-        Added feature by feature from 0, the order of `score_one` (and of optbinning), so
-        unrounded points give the same floating-point sum either way.
+        Added feature by feature, the order of `score_one` (and of optbinning), so unrounded
+        points give the same floating-point sum either way. The first feature's points (a
+        fresh array) start the sum: adding them to 0 would give the same numbers.
         """
         total = None
         for j, f in enumerate(self.features):
             pts = self._feature_points(j, f, column_of(X, f.name, j))
             if total is None:
-                total = np.zeros(len(pts), dtype=np.float64)
-            total += pts
+                total = pts
+            else:
+                total += pts
         return total
 
     # -- one record ------------------------------------------------------------------
