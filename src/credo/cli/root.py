@@ -13,6 +13,7 @@ from credo.api.cli import serve
 from credo.audit.cli import app as audit_app
 from credo.cli.db import app as db_app
 from credo.cli.demo import demo
+from credo.cli.worker import worker
 from credo.furnishing.cli import batch_app, furnish
 from credo.institution.cli import app as institution_app
 from credo.notify.cli import app as notify_app
@@ -54,6 +55,7 @@ app.add_typer(notify_app, name="notify")
 app.command("synth")(synth)
 app.command("demo")(demo)
 app.command("serve")(serve)
+app.command("worker")(worker)
 
 
 def main() -> None:
