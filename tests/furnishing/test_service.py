@@ -521,3 +521,54 @@ def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
     # permitting, once more before the end
     assert 3 <= len(counts[size // 8]) <= 4
     assert all("inquiry" in s and "status_record" in s for s in counts[size // 8])
+
+
+def test_a_failure_while_a_status_copy_is_still_open_aborts_the_batch_cleanly(
+    engine, tmp_path, keyring, cn, monkeypatch
+):
+    """On PostgreSQL a chunk's status COPY completes while the next chunk is read and
+    validated; an error in between aborts the COPY with the batch, which then rolls back whole
+    and leaves the connection usable (SQLite takes the same path without a COPY)."""
+    from sqlalchemy import func
+    from sqlalchemy.orm import Session
+
+    from credo.furnishing.validate import RowValidator
+
+    rows = generated_bureau(60)
+    path = _write(tmp_path, "big", rows)
+    real, calls = RowValidator.validate, []
+
+    def failing(self, raw):
+        calls.append(1)
+        if len(calls) == 450:  # well after the first chunks with statuses were stored
+            raise RuntimeError("validator crashed")
+        return real(self, raw)
+
+    from credo.furnishing.store import RecordStore
+
+    finish, aborted = RecordStore.finish_copy, []
+
+    def spy(self, exc=None):
+        if exc is not None and self._open_copy is not None:
+            aborted.append(exc)
+        finish(self, exc)
+
+    monkeypatch.setattr(RowValidator, "validate", failing)
+    monkeypatch.setattr(RecordStore, "finish_copy", spy)
+    with Session(engine) as session:
+        add_institution(session)
+        session.commit()
+        with pytest.raises(RuntimeError, match="validator crashed"):
+            run(session, path, keyring, cn, chunk_rows=100)
+        # on PostgreSQL the crash came while the last chunk's COPY was open, and aborted it
+        assert len(aborted) == (1 if engine.dialect.name == "postgresql" else 0)
+        session.rollback()
+        assert session.scalar(select(func.count()).select_from(StatusRecord)) == 0
+        assert session.scalar(select(func.count()).select_from(FurnishingBatch)) == 0
+    # the same file goes through once the validator works again
+    monkeypatch.setattr(RowValidator, "validate", real)
+    with Session(engine) as session:
+        report = run(session, path, keyring, cn, chunk_rows=100)
+        session.commit()
+        stored = session.scalar(select(func.count()).select_from(StatusRecord))
+    assert report.accepted > 0 and stored == report.changes["status_record"]["inserted"]

@@ -164,7 +164,13 @@ class BatchRun:
                 self.reject(raw.line, rtype, problems, raw.text)
             else:
                 good.append((raw.line, rtype, rec, raw.text))
+        # the quarantined rows of the last chunk too: written here, not right after storing it,
+        # so that its status COPY (PostgreSQL) completes while this chunk was read and validated
+        self.write_quarantine()
         self.store.store_chunk(good)
+
+    def write_quarantine(self) -> None:
+        """Insert the quarantined rows collected so far."""
         if self.quarantine:
             self.session.execute(QuarantinedRow.__table__.insert(), self.quarantine)
             self.quarantine = []
@@ -278,27 +284,36 @@ def furnish(
     total = path.stat().st_size
     stats = _Statistics(session, analyze_from_lines)
     lines = 0
-    with path.open("rb") as fh:
-        hashing = HashingReader(fh)
-        stream = io.BufferedReader(hashing, buffer_size=1 << 20)
-        rows_iter = iter_jsonl(stream) if header.fmt == "jsonl" else iter_csv(stream)
-        chunk = []
-        for raw in rows_iter:
-            chunk.append(raw)
-            if len(chunk) >= chunk_rows:
+    unwatch = run.store.watch_connection()
+    try:
+        with path.open("rb") as fh:
+            hashing = HashingReader(fh)
+            stream = io.BufferedReader(hashing, buffer_size=1 << 20)
+            rows_iter = iter_jsonl(stream) if header.fmt == "jsonl" else iter_csv(stream)
+            chunk = []
+            for raw in rows_iter:
+                chunk.append(raw)
+                if len(chunk) >= chunk_rows:
+                    run.process(chunk)
+                    lines += len(chunk)
+                    chunk = []
+                    stats.refresh(lines)
+                    if progress:
+                        progress(hashing.bytes_read, total)
+            if chunk:
                 run.process(chunk)
-                lines += len(chunk)
-                chunk = []
-                stats.refresh(lines)
-                if progress:
-                    progress(hashing.bytes_read, total)
-        if chunk:
-            run.process(chunk)
-        # drain whatever the row iterator did not consume so the hash covers the whole file
-        while hashing.read(1 << 20):
-            pass
-        if progress:
-            progress(total, total)
+            # drain whatever the row iterator did not consume so the hash covers the whole file
+            while hashing.read(1 << 20):
+                pass
+            if progress:
+                progress(total, total)
+        run.write_quarantine()
+        run.store.finish_copy()
+    except BaseException as exc:
+        run.store.finish_copy(exc)
+        raise
+    finally:
+        unwatch()
 
     out = run.outcome
     report.file_sha256 = hashing.sha256.hexdigest()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from hashlib import sha256
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import event, select, tuple_, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -128,6 +128,9 @@ class RecordStore:
         #: status rows go in with COPY on PostgreSQL through psycopg 3
         self._pg = bind.dialect.name == "postgresql"
         self._copy = self._pg and bind.dialect.driver == "psycopg"
+        #: the status COPY whose rows were sent but whose completion was not awaited yet
+        self._open_copy = None
+        self._watched = False
         self.subjects = SubjectDirectory(session, keyring)
         #: identifiers (blind) and account refs held for identity review in this batch
         self.held_blinds: dict[str, int] = {}
@@ -220,6 +223,7 @@ class RecordStore:
         times cheaper than adapting each value. Same values as the INSERT path; ids come from
         the sequence.
         """
+        self.finish_copy()
         conn = self.session.connection().connection.driver_connection
         out = []
         for r in rows:
@@ -234,8 +238,59 @@ class RecordStore:
                 f"{_NULL if sup is None else r['superseded_by_batch_id']}\t"
                 f"{r['batch_id']}\t{r['line_no']}\n"
             )
-        with conn.cursor() as cur, cur.copy(_STATUS_COPY_SQL) as copy:
+        cur = conn.cursor()
+        try:
+            copy_cm = cur.copy(_STATUS_COPY_SQL)
+            copy = copy_cm.__enter__()
             copy.write("".join(out).encode())
+        except BaseException:
+            cur.close()
+            raise
+        # Left open while the connection is watched: the server loads the rows while this
+        # process reads and validates the next chunk, and the next statement on the connection
+        # finishes it first (`finish_copy`). Unwatched, it is finished at once.
+        self._open_copy = (copy_cm, cur)
+        if not self._watched:
+            self.finish_copy()
+
+    def finish_copy(self, exc: BaseException | None = None) -> None:
+        """Wait for the last status COPY to complete (abort it when `exc` is given).
+
+        Called before any other statement runs on the batch's connection (a
+        ``before_cursor_execute`` listener, see `watch_connection`), before the next COPY, and
+        when the batch ends. A row the server refuses fails the batch here, as it would have
+        in `_copy_statuses`.
+        """
+        if self._open_copy is None:
+            return
+        copy_cm, cur = self._open_copy
+        self._open_copy = None
+        try:
+            if exc is None:
+                copy_cm.__exit__(None, None, None)
+            else:
+                copy_cm.__exit__(type(exc), exc, exc.__traceback__)
+        finally:
+            cur.close()
+
+    def watch_connection(self) -> Callable[[], None]:
+        """Finish an open COPY before any statement on this batch's connection; returns the
+        function that stops watching (call it when the batch ends)."""
+        if not self._copy:
+            return lambda: None
+        conn = self.session.connection()
+
+        def before(*_args, **_kw) -> None:
+            self.finish_copy()
+
+        event.listen(conn, "before_cursor_execute", before)
+        self._watched = True
+
+        def unwatch() -> None:
+            self._watched = False
+            event.remove(conn, "before_cursor_execute", before)
+
+        return unwatch
 
     def _holder(self, line, rtype, rec, text) -> KnownSubject | None:
         """The subject an account / public record / inquiry row belongs to, or reject it."""
@@ -277,12 +332,13 @@ class RecordStore:
             self._subjects(by_type["subject"])
         if by_type.get("account"):
             self._accounts(by_type["account"])
-        if by_type.get("status"):
-            self._statuses(by_type["status"])
         if by_type.get("public_record"):
             self._public_records(by_type["public_record"])
         if by_type.get("inquiry"):
             self._inquiries(by_type["inquiry"])
+        # last: on PostgreSQL its COPY is left to complete while the next chunk is validated
+        if by_type.get("status"):
+            self._statuses(by_type["status"])
 
     # -- subjects --------------------------------------------------------------------
     def _subjects(self, rows) -> None:
