@@ -59,12 +59,16 @@ def bureau(bureau, keyring):
 def test_an_allowed_query_writes_one_inquiry_and_one_ledger_entry(bureau):
     c = bureau.consent()
     q = _query(bureau, c.ref)
-    assert q.subject.id == bureau.zhang.id and q.consent is c
-    (inq,) = _api_inquiries(bureau.session)
-    assert inq is q.inquiry and inq.subject_id == bureau.zhang.id
-    assert (inq.kind, inq.purpose, inq.inquired_on) == (
-        InquiryKind.hard, "loan_approval", q.at.date(),
+    assert (q.subject.id, q.subject.ref) == (bureau.zhang.id, bureau.zhang.ref)
+    assert (q.consent.ref, q.consent.purpose, q.consent.expires_at) == (
+        c.ref, c.purpose, c.expires_at,
     )  # fmt: skip
+    (inq,) = _api_inquiries(bureau.session)
+    assert inq.content_hash == q.inquiry.content_hash and inq.subject_id == bureau.zhang.id
+    assert (inq.kind, inq.purpose, inq.inquired_on, inq.recorded_at) == (
+        InquiryKind.hard, "loan_approval", q.at.date(), q.at,
+    )  # fmt: skip
+    assert (q.inquiry.kind, q.inquiry.purpose) == (InquiryKind.hard, "loan_approval")
     audit.write_pending(bureau.session)  # written at commit (audit.record); here before it
     entry = bureau.session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
     assert entry.action == "query.authorise" and entry.target == f"subject:{bureau.zhang.ref}"

@@ -61,6 +61,7 @@ def test_authenticate_returns_the_institution_and_roles(session, bank):
     assert principal.key_id == key.key_id and principal.institution_code == BANK
     assert principal.roles == {Role.querier}
     assert principal.actor == f"api:{BANK}/{key.key_id}"
+    session.refresh(key)
     assert key.last_used_at is not None
 
 

@@ -13,16 +13,17 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
-from credo.access.consent import facts, refuse
+from credo.access.consent import refuse
 from credo.access.keys import Principal, require_role
 from credo.access.models import Consent, Purpose, Role, Scope
 from credo.access.policy import (
     OPT_OUT_OF,
+    ConsentFacts,
     consent_problem,
     frozen_file,
     inquiry_kind,
@@ -36,14 +37,15 @@ from credo.audit import service as audit
 from credo.config import Profile, get_settings
 from credo.core.normalize import ID_TYPES, normalize_identifier
 from credo.core.refs import new_ref
-from credo.db import utcnow
+from credo.db import UTCDateTime, utcnow
 from credo.errors import Forbidden, Invalid, NotFound
 from credo.inquiry.models import Inquiry, InquiryKind, InquirySource
 from credo.rights import controls
-from credo.rights.models import OptOutUse
+from credo.rights.models import FileFlag, FlagKind, OptOutUse
 from credo.security.keys import KeyRing
-from credo.security.service import bind_index_key
-from credo.subject.models import Subject
+from credo.security.models import KeyState
+from credo.security.service import INDEX_KID, bind_index_key
+from credo.subject.models import Subject, SubjectType
 from credo.subject.resolution import id_blind
 
 log = logging.getLogger(__name__)
@@ -55,14 +57,33 @@ NO_FILE_UNDER_CONSENT = "no credit file covered by this consent matches the iden
 
 
 @dataclass(frozen=True, slots=True)
+class QuerySubject:
+    """The subject a query is about (no personal data)."""
+
+    id: int
+    ref: str
+    subject_type: SubjectType
+
+
+@dataclass(frozen=True, slots=True)
+class QueryInquiry:
+    """The inquiry an allowed query wrote."""
+
+    kind: InquiryKind
+    purpose: str
+    inquired_on: date
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuthorisedQuery:
     """An allowed query: who it is about, the consent that allows it, the inquiry it wrote."""
 
     #: unique id of this query (use it as the report id); also seeds the inquiry's content hash
     query_id: str
-    subject: Subject
-    consent: Consent
-    inquiry: Inquiry
+    subject: QuerySubject
+    consent: ConsentFacts
+    inquiry: QueryInquiry
     purpose: Purpose
     scope: Scope
     at: datetime
@@ -75,8 +96,11 @@ def new_query_id() -> str:
     return new_ref("Q", 15)
 
 
-def _blind(session: Session, keyring: KeyRing, *, id_type: str, id_number: str) -> str:
-    """The blind index of an identifier; Invalid (never echoing it) when it is malformed."""
+def _blind(
+    session: Session, keyring: KeyRing, *, id_type: str, id_number: str, kid: str | None = None
+) -> str:
+    """The blind index of an identifier under index generation `kid` (default: the one the
+    database records); Invalid (never echoing it) when it is malformed."""
     if id_type not in ID_TYPES:
         # the value is not echoed: a misplaced identifier number must not reach logs
         raise Invalid(f"unknown id_type; expected one of {', '.join(ID_TYPES)}")
@@ -84,7 +108,11 @@ def _blind(session: Session, keyring: KeyRing, *, id_type: str, id_number: str) 
         number = normalize_identifier(id_type, id_number)
     except ValueError as exc:  # the message shows the number masked
         raise Invalid(str(exc)) from None
-    bind_index_key(session, keyring)
+    if kid is None:
+        bind_index_key(session, keyring)
+    else:  # the generation the database records, read with the query (bind_index_key's rule)
+        keyring.generation(kid)  # a clear error when that secret is not in the ring
+        keyring.index_kid = kid
     return id_blind(keyring, id_type, number)
 
 
@@ -151,18 +179,27 @@ def _authorise(
     if unlawful is not None:  # about the purpose alone: says nothing about anyone's file
         raise refuse(unlawful)
     ref = (consent_ref or "").strip().upper()
-    consent = session.scalar(select(Consent).where(Consent.ref == ref)) if ref else None
-    if consent is None or consent.institution_id != principal.institution_id:
+    # One read brings the consent, its subject, the blind-index generation and the subject's
+    # flags in force at `at`; the rules below still decide in the same order, and nothing of
+    # the subject is used before the consent is shown to be this institution's.
+    rows = session.execute(_CONSENT_SUBJECT_FLAGS, {"ref": ref, "at": at}).all() if ref else []
+    head = rows[0] if rows else None
+    if head is None or head.institution_id != principal.institution_id:
         raise refuse(not_on_file(ref or "(none)", principal.institution_code))
+    consent = ConsentFacts(
+        ref=head.ref, subject_id=head.subject_id, institution_id=head.institution_id,
+        purpose=Purpose(head.purpose), scope=Scope(head.scope), granted_at=head.granted_at,
+        expires_at=head.expires_at, revoked_at=head.revoked_at,
+    )  # fmt: skip
     # The consent names its subject; the identifier must be that subject's. It is compared by
     # blind index rather than looked up, and a mismatch reads exactly like a number with no
     # file: holding one consent must not let an institution test who else has a file here.
-    blind = _blind(session, keyring, id_type=id_type, id_number=id_number)
-    subject = session.get(Subject, consent.subject_id)
-    if subject is None or not hmac.compare_digest(subject.id_blind, blind):
+    blind = _blind(session, keyring, id_type=id_type, id_number=id_number, kid=head.index_kid)
+    if not hmac.compare_digest(head.id_blind, blind):
         raise NotFound(NO_FILE_UNDER_CONSENT)
+    subject = QuerySubject(head.subject_id, head.subject_ref, SubjectType(head.subject_type))
     refusal = consent_problem(
-        facts(consent), subject_id=subject.id, institution_id=principal.institution_id,
+        consent, subject_id=subject.id, institution_id=principal.institution_id,
         institution_code=principal.institution_code, purpose=purpose, scope=scope, at=at,
     )  # fmt: skip
     if refusal is not None:
@@ -170,28 +207,26 @@ def _authorise(
     # The subject's own controls, checked only once a valid consent of this subject is shown:
     # the institution already knows the person, and learns only that the query is refused.
     kind = inquiry_kind(purpose)
-    flags = controls.active_flags(session, subject.id, at)
+    flags = _flags(rows)
     if kind is InquiryKind.hard and flags.frozen:
         raise refuse(frozen_file(purpose))
     use = OPT_OUT_OF.get(purpose)
     if use is not None and controls.is_opted_out(session, subject.id, OptOutUse(use), at):
         raise refuse(opted_out(purpose))
-    institution_id = principal.institution_id
     query_id = new_query_id()
-    inquiry = Inquiry(
-        subject_id=subject.id,
-        institution_id=institution_id,
-        inquired_on=at.date(),
-        purpose=purpose.value,
-        kind=kind,
-        source=InquirySource.api,
+    inquiry = QueryInquiry(
+        kind=kind, purpose=purpose.value, inquired_on=at.date(),
         # unique per institution by construction: the query id is random
         content_hash=hashlib.sha256(f"api-query|{query_id}".encode()).hexdigest(),
-        recorded_at=at,
-    )
-    session.add(inquiry)
-    session.flush()
-    audit.record(  # written at commit: the ledger lock is not held while the query is served
+    )  # fmt: skip
+    session.execute(
+        insert(Inquiry.__table__),  # Core: no ORM bulk machinery for one row
+        [{"subject_id": subject.id, "institution_id": principal.institution_id,
+          "inquired_on": inquiry.inquired_on, "purpose": inquiry.purpose, "kind": kind,
+          "source": InquirySource.api, "content_hash": inquiry.content_hash,
+          "recorded_at": at}],
+    )  # fmt: skip
+    audit.record(  # written at commit (unsealed on the API's sessions: no ledger lock)
         session,
         actor=principal.actor,
         action="query.authorise",
@@ -217,3 +252,47 @@ def _authorise(
         at=at,
         flags=flags,
     )
+
+
+def _flags(rows) -> controls.Flags:
+    """The freeze and fraud alert in force among the joined flag columns (the rule of
+    `credo.rights.controls.active_flags`, applied in the query)."""
+    by_kind = {}
+    for r in rows:
+        if r.flag_kind is not None:
+            kind = FlagKind(r.flag_kind)
+            by_kind[kind] = FileFlag(
+                kind=kind, placed_at=r.flag_placed_at, expires_at=r.flag_expires_at,
+                identity_theft_report_sha256=r.flag_report_sha256,
+            )  # fmt: skip
+    return controls.Flags(
+        freeze=by_kind.get(FlagKind.freeze), fraud_alert=by_kind.get(FlagKind.fraud_alert)
+    )
+
+
+def _consent_subject_flags():
+    c, s, f, k = (Consent.__table__.c, Subject.__table__.c, FileFlag.__table__.c,
+                  KeyState.__table__.c)  # fmt: skip
+    at = bindparam("at", type_=UTCDateTime())
+    in_force = and_(
+        f.subject_id == c.subject_id,
+        f.placed_at <= at,
+        or_(f.lifted_at.is_(None), f.lifted_at > at),
+        or_(f.expires_at.is_(None), f.expires_at > at),
+    )
+    index_kid = select(k.value).where(k.name == INDEX_KID).scalar_subquery()
+    return (
+        select(
+            c.ref, c.subject_id, c.institution_id, c.purpose, c.scope, c.granted_at,
+            c.expires_at, c.revoked_at, s.ref.label("subject_ref"), s.subject_type, s.id_blind,
+            index_kid.label("index_kid"), f.kind.label("flag_kind"),
+            f.placed_at.label("flag_placed_at"), f.expires_at.label("flag_expires_at"),
+            f.identity_theft_report_sha256.label("flag_report_sha256"),
+        )
+        .join(Subject.__table__, s.id == c.subject_id)
+        .outerjoin(FileFlag.__table__, in_force)
+        .where(c.ref == bindparam("ref"))
+    )  # fmt: skip
+
+
+_CONSENT_SUBJECT_FLAGS = _consent_subject_flags()

@@ -24,6 +24,7 @@ from credo.institution.models import Institution
 from credo.report.assemble import assemble
 from credo.report.schema import validate
 from credo.report.snapshot import InstitutionData, Viewer, load_snapshot
+from credo.rights.controls import Flags
 from credo.security import get_keyring
 from credo.security.keys import KeyRing
 from credo.subject.models import Subject
@@ -52,10 +53,16 @@ def subject_id_by_ref(session: Session, ref: str) -> int:
 
 
 def _check(
-    session: Session, viewer: Viewer, institution: str | None, purpose: str | None
+    session: Session,
+    viewer: Viewer,
+    institution: str | None,
+    purpose: str | None,
+    querier: InstitutionData | None = None,
 ) -> tuple[InstitutionData | None, str | None]:
-    querier = None
-    if institution is not None:
+    if querier is not None:
+        if institution is not None and institution.strip() != querier.code:
+            raise Invalid(f"institution {shown(institution.strip())} is not the querier given")
+    elif institution is not None:
         inst = session.scalar(select(Institution).where(Institution.code == institution.strip()))
         if inst is None:
             raise NotFound(f"institution {shown(institution.strip())} is not registered")
@@ -90,11 +97,16 @@ def build_report(
     keyring: KeyRing | None = None,
     now: datetime | None = None,
     report_id: str | None = None,
+    subject_id: int | None = None,
+    querier: InstitutionData | None = None,
+    flags_now: Flags | None = None,
 ) -> dict:
     """Load, assemble and validate one subject's report, and log it in the audit ledger.
 
     `report_id` defaults to a fresh random id; the API passes the authorised query's id so the
-    report, the inquiry and both ledger entries share one reference.
+    report, the inquiry and both ledger entries share one reference. An authorised query also
+    passes what it has read already: the subject's id (for `subject_ref`), the querying
+    institution (for `institution`) and the subject's flags at `now`.
     """
     try:
         viewer = Viewer(viewer)
@@ -110,8 +122,8 @@ def build_report(
     now = now or datetime.now(UTC)
     if as_of is not None and as_of > now.date():
         raise Invalid(f"as-of date {as_of} is in the future")
-    querier, purpose = _check(session, viewer, institution, purpose)
-    sid = subject_id_by_ref(session, subject_ref)
+    querier, purpose = _check(session, viewer, institution, purpose, querier)
+    sid = subject_id if subject_id is not None else subject_id_by_ref(session, subject_ref)
     snap = load_snapshot(
         session,
         sid,
@@ -120,6 +132,7 @@ def build_report(
         viewer=viewer,
         inquiry_years=get_settings().jurisdiction.inquiry_disclosure_years,
         now=now,
+        flags_now=flags_now,
     )
     report_id = report_id or uuid.uuid4().hex
     report = assemble(

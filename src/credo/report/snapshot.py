@@ -24,21 +24,23 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.config import Profile, get_settings
+from credo.db import UTCDateTime
 from credo.errors import NotFound
 from credo.feature.pit import add_months
 from credo.inquiry.models import Inquiry
 from credo.institution.models import Institution
 from credo.public_record.models import PublicRecord
 from credo.retention.rules import expired_in_account, public_record_expired
-from credo.rights.controls import active_flags
+from credo.rights.controls import Flags, active_flags
 from credo.rights.models import Dispute, DisputeOutcome, PersonalStatement
 from credo.scoring.models import ModelVersion, SubjectScore
 from credo.security.keys import KeyRing
@@ -230,15 +232,20 @@ def load_snapshot(
     inquiry_years: int = 2,
     now: datetime | None = None,
     profile: Profile | None = None,
+    flags_now: Flags | None = None,
 ) -> Snapshot:
-    """Load one subject's report data as of `as_of` (None: now) with ten queries."""
+    """Load one subject's report data as of `as_of` (None: now) with up to ten queries.
+
+    `flags_now`: the subject's flags in force at `now`, when the caller read them already (an
+    authorised query did); used for a report as of now only.
+    """
     viewer = Viewer(viewer)
     now = now or datetime.now(UTC)
     today = now.date()
     historical = as_of is not None and as_of < today
     as_of = as_of or today
     known_at = end_of_day(as_of) if historical else None
-    subject = session.get(Subject, subject_id)
+    subject = session.execute(_SUBJECT, {"sid": subject_id}).first()
     if subject is None:
         raise NotFound("no subject with this id")
     identity = _identity(subject, keyring, viewer)
@@ -254,11 +261,26 @@ def load_snapshot(
     at = known_at or now
     snap.disputes = _disputes(session, subject_id, at)
     snap.statements = _statements(session, subject_id, keyring, at)
-    snap.fraud_alert, snap.frozen = _flags(session, subject_id, at)
+    snap.fraud_alert, snap.frozen = _flags(
+        session, subject_id, at, flags_now if known_at is None else None
+    )
     return snap
 
 
-def _identity(subject: Subject, keyring: KeyRing, viewer: Viewer) -> IdentityData:
+# Statements built once, with bound parameters (building them cost more than running them);
+# `historical` selects the knowledge-time variant (a report as of a past date).
+_S = Subject.__table__.c
+_SUBJECT = select(
+    _S.ref, _S.subject_type, _S.id_type, _S.name_enc, _S.id_enc, _S.birth_date_enc,
+    _S.birth_year, _S.gender,
+).where(_S.id == bindparam("sid"))  # fmt: skip
+
+
+def _known(historical: bool):
+    return bindparam("known_at", type_=UTCDateTime()) if historical else None
+
+
+def _identity(subject: Any, keyring: KeyRing, viewer: Viewer) -> IdentityData:
     birth = None
     if viewer is Viewer.subject and subject.birth_date_enc is not None:
         birth = date.fromisoformat(
@@ -266,8 +288,8 @@ def _identity(subject: Subject, keyring: KeyRing, viewer: Viewer) -> IdentityDat
         )
     return IdentityData(
         ref=subject.ref,
-        subject_type=subject.subject_type.value,
-        id_type=subject.id_type.value,
+        subject_type=str(subject.subject_type),
+        id_type=str(subject.id_type),
         name=keyring.decrypt(subject.name_enc, column="subject.name"),
         id_number=keyring.decrypt(subject.id_enc, column="subject.id_number"),
         birth_date=birth,
@@ -305,10 +327,9 @@ def _contacts(
     return out
 
 
-def _accounts(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile
-) -> list[AccountData]:
-    stmt = version_known_at(
+@lru_cache
+def _accounts_stmt(historical: bool) -> Select:
+    return version_known_at(
         select(
             Account.id,
             Account.account_ref,
@@ -326,10 +347,38 @@ def _accounts(
         )
         .join(AccountVersion, AccountVersion.account_id == Account.id)
         .join(Institution, Institution.id == Account.institution_id)
-        .where(Account.subject_id == subject_id, AccountVersion.opened_on <= as_of),
+        .where(
+            Account.subject_id == bindparam("sid"), AccountVersion.opened_on <= bindparam("as_of")
+        ),
         AccountVersion,
-        known_at,
+        _known(historical),
     )
+
+
+@lru_cache
+def _statuses_stmt(historical: bool) -> Select:
+    return version_known_at(
+        select(
+            StatusRecord.account_id,
+            StatusRecord.period,
+            StatusRecord.balance_cents,
+            StatusRecord.amount_due_cents,
+            StatusRecord.amount_paid_cents,
+            StatusRecord.days_past_due,
+        ).where(
+            StatusRecord.account_id.in_(bindparam("account_ids", expanding=True)),
+            StatusRecord.period <= bindparam("month"),
+        ),
+        StatusRecord,
+        _known(historical),
+    ).order_by(StatusRecord.account_id, StatusRecord.period)
+
+
+def _accounts(
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile
+) -> list[AccountData]:
+    historical = known_at is not None
+    params = {"sid": subject_id, "as_of": as_of, "known_at": known_at}
     accounts = {
         r.id: AccountData(
             account_id=r.id,
@@ -344,25 +393,12 @@ def _accounts(
             term_months=r.term_months,
             status=r.status.value,
         )
-        for r in session.execute(stmt)
+        for r in session.execute(_accounts_stmt(historical), params)
     }
     if not accounts:
         return []
-    st = version_known_at(
-        select(
-            StatusRecord.account_id,
-            StatusRecord.period,
-            StatusRecord.balance_cents,
-            StatusRecord.amount_due_cents,
-            StatusRecord.amount_paid_cents,
-            StatusRecord.days_past_due,
-        ).where(
-            StatusRecord.account_id.in_(list(accounts)), StatusRecord.period <= as_of.replace(day=1)
-        ),
-        StatusRecord,
-        known_at,
-    ).order_by(StatusRecord.account_id, StatusRecord.period)
-    for r in session.execute(st):
+    params = {"account_ids": list(accounts), "month": as_of.replace(day=1), "known_at": known_at}
+    for r in session.execute(_statuses_stmt(historical), params):
         accounts[r.account_id].statuses.append(StatusData(*r[1:]))
     # negative data expired at the as-of date is not shown, even before the retention job
     # erases it: the same rule as the job (docs/retention.md)
@@ -378,10 +414,9 @@ def _accounts(
     return kept
 
 
-def _public_records(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile
-) -> list[PublicRecordData]:
-    stmt = version_known_at(
+@lru_cache
+def _public_records_stmt(historical: bool) -> Select:
+    return version_known_at(
         select(
             PublicRecord.kind,
             PublicRecord.authority,
@@ -395,10 +430,19 @@ def _public_records(
             Institution.kind.label("inst_kind"),
         )
         .join(Institution, Institution.id == PublicRecord.institution_id)
-        .where(PublicRecord.subject_id == subject_id, PublicRecord.filed_on <= as_of),
+        .where(
+            PublicRecord.subject_id == bindparam("sid"), PublicRecord.filed_on <= bindparam("as_of")
+        ),
         PublicRecord,
-        known_at,
+        _known(historical),
     ).order_by(PublicRecord.filed_on.desc(), PublicRecord.case_ref)
+
+
+def _public_records(
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile
+) -> list[PublicRecordData]:
+    stmt = _public_records_stmt(known_at is not None)
+    params = {"sid": subject_id, "as_of": as_of, "known_at": known_at}
     # expired records are not shown (docs/retention.md)
     return [
         PublicRecordData(
@@ -412,15 +456,13 @@ def _public_records(
             # a resolution dated after the as-of date had not happened yet
             r.resolved_on if r.resolved_on is not None and r.resolved_on <= as_of else None,
         )
-        for r in session.execute(stmt)
+        for r in session.execute(stmt, params)
         if not public_record_expired(r.kind, r.filed_on, r.resolved_on, profile, as_of=as_of)
     ]
 
 
-def _inquiries(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None, years: int
-) -> list[InquiryData]:
-    since = add_months(as_of, -12 * years)
+@lru_cache
+def _inquiries_stmt(historical: bool) -> Select:
     stmt = (
         select(
             Inquiry.inquired_on,
@@ -432,14 +474,23 @@ def _inquiries(
         )
         .join(Institution, Institution.id == Inquiry.institution_id)
         .where(
-            Inquiry.subject_id == subject_id,
-            Inquiry.inquired_on > since,
-            Inquiry.inquired_on <= as_of,
+            Inquiry.subject_id == bindparam("sid"),
+            Inquiry.inquired_on > bindparam("since"),
+            Inquiry.inquired_on <= bindparam("as_of"),
         )
         .order_by(Inquiry.inquired_on.desc(), Inquiry.id.desc())
     )
-    if known_at is not None:
-        stmt = stmt.where(Inquiry.recorded_at <= known_at)
+    if historical:
+        stmt = stmt.where(Inquiry.recorded_at <= _known(True))
+    return stmt
+
+
+def _inquiries(
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, years: int
+) -> list[InquiryData]:
+    since = add_months(as_of, -12 * years)
+    stmt = _inquiries_stmt(known_at is not None)
+    params = {"sid": subject_id, "since": since, "as_of": as_of, "known_at": known_at}
     return [
         InquiryData(
             InstitutionData(r.code, r.name, r.inst_kind.value),
@@ -447,32 +498,48 @@ def _inquiries(
             r.purpose,
             r.kind.value,
         )
-        for r in session.execute(stmt)
+        for r in session.execute(stmt, params)
     ]
 
 
-def _score(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None
-) -> ScoreData | None:
+@lru_cache
+def _score_stmt(historical: bool) -> Select:
     stmt = (
         select(
-            SubjectScore,
+            SubjectScore.score,
+            SubjectScore.grade,
+            SubjectScore.pd,
+            SubjectScore.reasons,
+            SubjectScore.as_of,
+            SubjectScore.scored_at,
+            ModelVersion.id.label("version_id"),
+            ModelVersion.spec_sha256,
             ModelVersion.name,
             ModelVersion.version,
             ModelVersion.kind,
-            ModelVersion.spec,
         )
         .join(ModelVersion, ModelVersion.id == SubjectScore.model_version_id)
-        .where(SubjectScore.subject_id == subject_id, SubjectScore.as_of <= as_of)
+        .where(
+            SubjectScore.subject_id == bindparam("sid"), SubjectScore.as_of <= bindparam("as_of")
+        )
         .order_by(SubjectScore.scored_at.desc(), SubjectScore.id.desc())
         .limit(1)
     )
-    if known_at is not None:
-        stmt = stmt.where(SubjectScore.scored_at <= known_at)
-    row = session.execute(stmt).first()
-    if row is None:
-        return None
-    s, name, version, kind, spec = row
+    if historical:
+        stmt = stmt.where(SubjectScore.scored_at <= _known(True))
+    return stmt
+
+
+#: (version id, spec hash) -> the gauge's (offset, factor, score range) from the model's spec
+_GAUGES: dict[tuple[int, str], tuple] = {}
+
+
+def _gauge(session: Session, version_id: int, spec_sha256: str) -> tuple:
+    """The scaling and score range of a model version, read from its spec once per version."""
+    key = (version_id, spec_sha256)
+    if key in _GAUGES:
+        return _GAUGES[key]
+    spec = session.scalar(select(ModelVersion.spec).where(ModelVersion.id == version_id))
     offset = factor = score_range = None
     try:
         data = orjson.loads(spec)
@@ -482,6 +549,21 @@ def _score(
             score_range = (float(data["score_range"][0]), float(data["score_range"][1]))
     except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError, IndexError):
         pass  # the gauge falls back to the grade bands; the score itself is stored
+    if len(_GAUGES) > 64:
+        _GAUGES.clear()
+    _GAUGES[key] = (offset, factor, score_range)
+    return _GAUGES[key]
+
+
+def _score(
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None
+) -> ScoreData | None:
+    params = {"sid": subject_id, "as_of": as_of, "known_at": known_at}
+    s = session.execute(_score_stmt(known_at is not None), params).first()
+    if s is None:
+        return None
+    name, version, kind = s.name, s.version, s.kind
+    offset, factor, score_range = _gauge(session, s.version_id, s.spec_sha256)
     return ScoreData(
         score=s.score,
         grade=s.grade,
@@ -505,22 +587,9 @@ def _by(moment: datetime | None, at: datetime) -> bool:
 def _disputes(session: Session, subject_id: int, at: datetime) -> list[DisputeMarkData]:
     """Disputes open at `at`, and those closed as unresolved by then: their mark stays. A
     dispute closed as corrected or confirmed leaves no mark."""
-    stmt = (
-        select(Dispute, Institution.code, Institution.name, Institution.kind, Inquiry.inquired_on)
-        .outerjoin(Institution, Institution.id == Dispute.institution_id)
-        .outerjoin(
-            Inquiry,
-            and_(
-                Dispute.record_type == "inquiry",
-                Inquiry.id == Dispute.record_id,
-                Inquiry.subject_id == subject_id,
-            ),
-        )
-        .where(Dispute.subject_id == subject_id, Dispute.filed_at <= at)
-        .order_by(Dispute.filed_at, Dispute.id)
-    )
     out = []
-    for d, code, name, kind, inquired_on in session.execute(stmt):
+    params = {"sid": subject_id, "at": at}
+    for d, code, name, kind, inquired_on in session.execute(_DISPUTES, params):
         closed = _by(d.closed_at, at)
         if closed and d.outcome is not DisputeOutcome.unresolved:
             continue
@@ -560,25 +629,45 @@ def _statements(
     session: Session, subject_id: int, keyring: KeyRing, at: datetime
 ) -> list[StatementData]:
     """The personal statement on file at `at`."""
-    stmt = (
-        select(PersonalStatement.created_at, PersonalStatement.text_enc)
-        .where(
-            PersonalStatement.subject_id == subject_id,
-            PersonalStatement.created_at <= at,
-            or_(PersonalStatement.removed_at.is_(None), PersonalStatement.removed_at > at),
-        )
-        .order_by(PersonalStatement.created_at.desc())
-    )
     return [
         StatementData(created.date(), keyring.decrypt(enc, column="personal_statement.text"))
-        for created, enc in session.execute(stmt)
+        for created, enc in session.execute(_STATEMENTS, {"sid": subject_id, "at": at})
     ]
 
 
-def _flags(session: Session, subject_id: int, at: datetime) -> tuple[FraudAlertData | None, bool]:
+_AT = bindparam("at", type_=UTCDateTime())
+_DISPUTES = (
+    select(Dispute, Institution.code, Institution.name, Institution.kind, Inquiry.inquired_on)
+    .outerjoin(Institution, Institution.id == Dispute.institution_id)
+    .outerjoin(
+        Inquiry,
+        and_(
+            Dispute.record_type == "inquiry",
+            Inquiry.id == Dispute.record_id,
+            Inquiry.subject_id == bindparam("sid"),
+        ),
+    )
+    .where(Dispute.subject_id == bindparam("sid"), Dispute.filed_at <= _AT)
+    .order_by(Dispute.filed_at, Dispute.id)
+)
+_STATEMENTS = (
+    select(PersonalStatement.created_at, PersonalStatement.text_enc)
+    .where(
+        PersonalStatement.subject_id == bindparam("sid"),
+        PersonalStatement.created_at <= _AT,
+        or_(PersonalStatement.removed_at.is_(None), PersonalStatement.removed_at > _AT),
+    )
+    .order_by(PersonalStatement.created_at.desc())
+)
+
+
+def _flags(
+    session: Session, subject_id: int, at: datetime, known: Flags | None = None
+) -> tuple[FraudAlertData | None, bool]:
     """The fraud alert in force at `at` and whether the file was frozen then (the rule of
-    `credo.rights.controls.active_flags`, which query authorisation uses too)."""
-    flags = active_flags(session, subject_id, at)
+    `credo.rights.controls.active_flags`, which query authorisation uses too); `known`: the
+    flags at `at`, read already."""
+    flags = known if known is not None else active_flags(session, subject_id, at)
     alert = flags.fraud_alert
     if alert is None:
         return None, flags.frozen

@@ -15,15 +15,16 @@ from fastapi.responses import Response
 from credo.access.flows import authorise_query
 from credo.access.keys import Principal
 from credo.access.models import Scope
-from credo.api.deps import ApiContext, Caller, Context
+from credo.api.deps import ApiContext, Context, Token, authenticated
 from credo.api.problems import responses
 from credo.api.schemas import ReportQuery, ScoreQuery, ScoreResult, SubjectQuery
 from credo.audit import service as audit
+from credo.db import utcnow
 from credo.errors import CredoError, Forbidden, NotFound
 from credo.report.render import render
 from credo.report.service import build_report
-from credo.scoring import registry
-from credo.scoring.service import score_subjects
+from credo.report.snapshot import InstitutionData
+from credo.scoring import online
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 
@@ -59,7 +60,7 @@ def _ledger_refusal(
 ) -> None:
     """Record a refused query in its own transaction (the query's own was rolled back)."""
     with ctx.transaction() as session:
-        audit.append(
+        audit.record(  # unsealed on the API's sessions, like the allowed queries' entries
             session,
             actor=who.actor,
             action="query.refuse",
@@ -96,23 +97,27 @@ def _authorise(ctx: ApiContext, session, who: Principal, body: SubjectQuery, sco
     ),
     responses=responses(401, 403, 404, 413, 422, 429, 503),
 )
-def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
+def post_score(body: ScoreQuery, ctx: Context, token: Token) -> ScoreResult:
+    who = None
     try:
+        # one transaction: the key (checked on every request), the consent, the inquiry, the
+        # score and the ledger entries, all written or none
         with ctx.transaction() as session:
+            who = authenticated(ctx, session, token)
             query = _authorise(ctx, session, who, body, Scope.score)
             segment = query.subject.subject_type.value
-            version = registry.champion(session, segment)
-            if version is None:
+            model = online.champion(session, segment)
+            if model is None:
                 raise ScoringUnavailable(f"no {segment} scoring model is published yet")
-            run = score_subjects(
-                session, [query.subject.id], actor=who.actor, trigger="request",
-                version=version, as_of=query.at.date(),
-                inquiries_before=query.at,
+            as_of = query.at.date()
+            s = online.score_subject(
+                session, subject_id=query.subject.id, subject_ref=query.subject.ref,
+                model=model, as_of=as_of, actor=who.actor, inquiries_before=query.at,
+                now=utcnow(),
             )  # fmt: skip
             result = {
                 "query_id": query.query_id, "subject_ref": query.subject.ref,
-                "scorable": bool(run.scores), "as_of": run.as_of,
-                "inquiry": query.inquiry.kind.value,
+                "scorable": s is not None, "as_of": as_of, "inquiry": query.inquiry.kind.value,
             }  # fmt: skip
             alert = query.flags.fraud_alert
             if alert is not None:
@@ -120,17 +125,16 @@ def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
                     "placed_on": alert.placed_at.date(), "expires_on": alert.expires_at.date(),
                     "extended": alert.identity_theft_report_sha256 is not None,
                 }  # fmt: skip
-            if run.scores:
-                s = run.scores[0]
+            if s is not None:
                 result |= {
                     "score": s.score, "grade": s.grade, "pd": round(s.pd, 6),
-                    "model": version.label, "model_kind": version.kind.value,
-                    "scored_at": s.scored_at, "reasons": orjson.loads(s.reasons),
-                    "input_fingerprint": s.input_fingerprint,
+                    "model": model.label, "model_kind": model.kind, "scored_at": s.scored_at,
+                    "reasons": orjson.loads(s.reasons), "input_fingerprint": s.input_fingerprint,
                 }  # fmt: skip
     except (Forbidden, NotFound) as exc:
         ctx.metrics.queries.labels("score", f"refused_{exc.status}").inc()
-        _ledger_refusal(ctx, who, body, "score", exc)
+        if who is not None:
+            _ledger_refusal(ctx, who, body, "score", exc)
         raise
     ctx.metrics.queries.labels("score", "served").inc()
     return ScoreResult(**result)
@@ -151,22 +155,28 @@ def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
         **responses(401, 403, 404, 413, 422, 429),
     },
 )
-def post_report(body: ReportQuery, ctx: Context, who: Caller) -> Response:
+def post_report(body: ReportQuery, ctx: Context, token: Token) -> Response:
+    who = None
     try:
         with ctx.transaction() as session:
+            who = authenticated(ctx, session, token)
             query = _authorise(ctx, session, who, body, Scope.report)
             doc = build_report(
                 session, query.subject.ref, viewer="institution",
                 institution=who.institution_code, purpose=body.purpose, as_of=body.as_of,
                 lang=body.lang, actor=who.actor, format=body.format, keyring=ctx.keyring,
-                now=query.at, report_id=query.query_id,
+                now=query.at, report_id=query.query_id, subject_id=query.subject.id,
+                querier=InstitutionData(who.institution_code, who.institution_name,
+                                        who.institution_kind),
+                flags_now=query.flags,
             )  # fmt: skip
             # rendered inside the transaction: a report that cannot be delivered is not
             # ledgered as served
             payload = render(doc, body.format)
     except (Forbidden, NotFound) as exc:
         ctx.metrics.queries.labels("report", f"refused_{exc.status}").inc()
-        _ledger_refusal(ctx, who, body, "report", exc)
+        if who is not None:
+            _ledger_refusal(ctx, who, body, "report", exc)
         raise
     ctx.metrics.queries.labels("report", "served").inc()
     return report_response(payload, body.format, query.query_id)
