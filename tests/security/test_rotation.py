@@ -76,3 +76,54 @@ def test_rotation_refuses_when_ledger_is_tampered(session, keyring, cn, tmp_path
     new_ring = KeyRing(KeyGeneration.from_secret(os.urandom(32)), [keyring.current])
     with pytest.raises(IntegrityError, match="does not verify"):
         rotate(session, new_ring, actor="test")
+
+
+def test_every_encrypted_column_is_rotated():
+    """A ``*_enc`` column missing from ENCRYPTED would stay under the old key after rotation and
+    become unreadable once that key is retired."""
+    import credo.models  # noqa: F401  (every table registered)
+    from credo.db import Base
+    from credo.security.service import ENCRYPTED
+
+    rotated = {(m.__table__.name, attr) for m, attr, _ in ENCRYPTED}
+    encrypted = {
+        (t.name, c.name) for t in Base.metadata.sorted_tables for c in t.columns
+        if c.name.endswith("_enc")
+    }  # fmt: skip
+    assert encrypted == rotated
+
+
+def test_dispute_reasons_and_statements_survive_rotation_and_key_retirement(
+    session, keyring, cn, tmp_path
+):
+    from datetime import UTC, datetime
+
+    from credo.rights import controls, disputes
+    from credo.rights.disputes import RecordName
+    from credo.rights.models import Dispute
+
+    path = tmp_path / "b.jsonl"
+    path.write_text(FILE, encoding="utf-8")
+    institutions.create(session, code="BANK01", name="Bank", kind="bank", actor="test")
+    _furnish(session, keyring, cn, path)
+    subj = session.scalar(select(Subject))
+    now = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    disputes.file(
+        session, keyring=keyring, subject_id=subj.id, profile=cn, now=now, actor="subject",
+        name=RecordName("status", institution="BANK01", account_ref="A1", period="2024-02"),
+        reason="我已按时还款",
+    )  # fmt: skip
+    controls.set_statement(session, subject_ref=subj.ref, text="本人声明：该账户曾被盗用",
+                           actor="subject", keyring=keyring, now=now)  # fmt: skip
+    session.commit()
+    new_ring = KeyRing(KeyGeneration.from_secret(os.urandom(32)), [keyring.current])
+    counts = rotate(session, new_ring, actor="test")
+    session.commit()
+    # 3 subject + 3 info + the quarantined line, and the dispute reason and the statement
+    assert counts["values"] == 9
+    only_new = KeyRing(new_ring.current)
+    assert key_usage(session) == {only_new.current.kid: 9}
+    d = session.scalar(select(Dispute))
+    assert disputes.reason(d, only_new) == "我已按时还款"
+    statement = controls.current_statement(session, subj.id, keyring=only_new)
+    assert statement is not None and statement.text == "本人声明：该账户曾被盗用"

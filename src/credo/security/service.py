@@ -19,6 +19,7 @@ from credo.audit.chain import checkpoint_message
 from credo.audit.models import AuditCheckpoint
 from credo.errors import IntegrityError
 from credo.furnishing.models import QuarantinedRow
+from credo.rights.models import Dispute, PersonalStatement
 from credo.security.keys import KeyRing
 from credo.security.models import KeyState
 from credo.subject.models import IdentityReview, Subject, SubjectInfo
@@ -27,7 +28,8 @@ from credo.subject.resolution import id_blind, name_dob_blind, phone_blind
 log = logging.getLogger(__name__)
 INDEX_KID = "blind_index_kid"
 
-#: (model, attribute, associated-data column name) of every encrypted value
+#: (model, attribute, associated-data column name) of every encrypted value; every ``*_enc``
+#: column of the schema must be here, or rotation would leave it under a retired key (tested)
 ENCRYPTED = (
     (Subject, "id_enc", "subject.id_number"),
     (Subject, "name_enc", "subject.name"),
@@ -37,6 +39,8 @@ ENCRYPTED = (
     (SubjectInfo, "address_enc", "subject_info.address"),
     (IdentityReview, "detail_enc", "identity_review.detail"),
     (QuarantinedRow, "raw_enc", "quarantined_row.raw"),
+    (Dispute, "reason_enc", "dispute.reason"),
+    (PersonalStatement, "text_enc", "personal_statement.text"),
 )
 
 
