@@ -67,20 +67,14 @@ async def bearer_token(
 Token = Annotated[str, Depends(bearer_token)]
 
 
-def authenticated(ctx: ApiContext, session: Session, token: str) -> Principal:
-    """The institution calling, checked in the route's own transaction (routes that run one
-    transaction anyway save a second one); 401 when the key is wrong, revoked or expired, 429
-    when it is over its rate limit."""
-    who = authenticate(session, token)
-    ctx.limiter.take(who.key_id)
-    return who
-
-
 def principal(ctx: Context, token: Token) -> Principal:
     """The institution calling, from its bearer token; 401 when the key is missing, wrong,
-    revoked or expired; 429 when the key is over its rate limit."""
+    revoked or expired; 429 when the key is over its rate limit. A dependency, so that an
+    unauthenticated caller is refused before its body is looked at."""
     with ctx.transaction() as session:
-        return authenticated(ctx, session, token)
+        who = authenticate(session, token)
+    ctx.limiter.take(who.key_id)
+    return who
 
 
 Caller = Annotated[Principal, Depends(principal)]

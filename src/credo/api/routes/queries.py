@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from credo.access.flows import authorise_query
 from credo.access.keys import Principal
 from credo.access.models import Scope
-from credo.api.deps import ApiContext, Context, Token, authenticated
+from credo.api.deps import ApiContext, Caller, Context
 from credo.api.problems import responses
 from credo.api.schemas import ReportQuery, ScoreQuery, ScoreResult, SubjectQuery
 from credo.audit import service as audit
@@ -97,13 +97,11 @@ def _authorise(ctx: ApiContext, session, who: Principal, body: SubjectQuery, sco
     ),
     responses=responses(401, 403, 404, 413, 422, 429, 503),
 )
-def post_score(body: ScoreQuery, ctx: Context, token: Token) -> ScoreResult:
-    who = None
+def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
     try:
-        # one transaction: the key (checked on every request), the consent, the inquiry, the
-        # score and the ledger entries, all written or none
+        # one transaction: the consent, the inquiry, the score and the ledger entries, all
+        # written or none (the key was checked by `Caller`, before the body is looked at)
         with ctx.transaction() as session:
-            who = authenticated(ctx, session, token)
             query = _authorise(ctx, session, who, body, Scope.score)
             segment = query.subject.subject_type.value
             model = online.champion(session, segment)
@@ -133,8 +131,7 @@ def post_score(body: ScoreQuery, ctx: Context, token: Token) -> ScoreResult:
                 }  # fmt: skip
     except (Forbidden, NotFound) as exc:
         ctx.metrics.queries.labels("score", f"refused_{exc.status}").inc()
-        if who is not None:
-            _ledger_refusal(ctx, who, body, "score", exc)
+        _ledger_refusal(ctx, who, body, "score", exc)
         raise
     ctx.metrics.queries.labels("score", "served").inc()
     return ScoreResult(**result)
@@ -155,11 +152,9 @@ def post_score(body: ScoreQuery, ctx: Context, token: Token) -> ScoreResult:
         **responses(401, 403, 404, 413, 422, 429),
     },
 )
-def post_report(body: ReportQuery, ctx: Context, token: Token) -> Response:
-    who = None
+def post_report(body: ReportQuery, ctx: Context, who: Caller) -> Response:
     try:
         with ctx.transaction() as session:
-            who = authenticated(ctx, session, token)
             query = _authorise(ctx, session, who, body, Scope.report)
             doc = build_report(
                 session, query.subject.ref, viewer="institution",
@@ -175,8 +170,7 @@ def post_report(body: ReportQuery, ctx: Context, token: Token) -> Response:
             payload = render(doc, body.format)
     except (Forbidden, NotFound) as exc:
         ctx.metrics.queries.labels("report", f"refused_{exc.status}").inc()
-        if who is not None:
-            _ledger_refusal(ctx, who, body, "report", exc)
+        _ledger_refusal(ctx, who, body, "report", exc)
         raise
     ctx.metrics.queries.labels("report", "served").inc()
     return report_response(payload, body.format, query.query_id)
