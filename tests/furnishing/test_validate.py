@@ -531,3 +531,25 @@ def test_a_record_whose_holder_is_known_needs_no_identifier(cn):
         assert problems == [] and (rec.id_type, rec.id_number) == (None, None)
     _, rec, problems = known.validate({**rows[0], "closed_on": "2022-01-01"})
     assert rec is None and {p.field for p in problems} == {"closed_on"}
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("birth_date", "1985-02-30"),
+        ("birth_date", "30/02/1985"),
+        ("birth_date", "2025-01-01"),
+        ("phone", "13800138000123"),
+        ("name", "张\x07三"),
+        ("id_number", "110105198502301234"),
+    ],
+)
+def test_reasons_never_quote_a_personal_value(check, field, bad):
+    """Reasons are stored in the quarantine and returned by the API: a parser message that
+    quotes the value ("not a real date: '1985-02-30'") shows it masked."""
+    _, _, problems = check(person(**{field: bad}))
+    mine = [p for p in problems if p.field == field]
+    assert mine, problems
+    for p in mine:
+        assert bad not in p.reason and repr(bad) not in p.reason, p.reason
+        assert p.value != bad

@@ -121,6 +121,10 @@ _BY_FIELD: dict[str, Callable[[object], str]] = {
 }
 
 
+#: fields whose values are personal data: shown masked wherever a value is echoed
+PERSONAL_FIELDS = frozenset(_BY_FIELD)
+
+
 def mask_value(field: str, value: object) -> str | None:
     """Mask ``value`` according to the kind of personal data ``field`` names."""
     if value is None:

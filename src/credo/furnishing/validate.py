@@ -16,7 +16,7 @@ from typing import Any
 from credo.account.models import AccountStatus, AccountType
 from credo.config import Profile
 from credo.core.checksums import is_known_currency, prc_id_info
-from credo.core.masking import mask_value
+from credo.core.masking import PERSONAL_FIELDS, mask_value
 from credo.core.normalize import (
     normalize_identifier,
     normalize_name,
@@ -125,9 +125,13 @@ class _Row:
         self.problems: list[Problem] = []
 
     def fail(self, field: str | None, reason: str, value: Any = None) -> None:
-        self.problems.append(
-            Problem(field, reason, None if value is None else mask_value(field or "", value))
-        )
+        masked = None if value is None else mask_value(field or "", value)
+        if masked is not None and field in PERSONAL_FIELDS:
+            # a parser's message may quote the value ("not a real date: '1985-02-30'"): the
+            # reason is stored and returned, so a personal value appears in it masked only
+            raw = str(value)
+            reason = reason.replace(repr(raw), repr(masked)).replace(raw, masked)
+        self.problems.append(Problem(field, reason, masked))
 
     def get(self, name: str, parse: Callable[[Any], Any] | None = None, *, required: bool = False):
         value = self.raw.get(name)
