@@ -478,3 +478,27 @@ def test_corrected_with_the_operators_correction_supersedes_the_record_and_keeps
     assert {"rescored", "institutions_notified"} <= set(detail)
     assert service.current_record(world.session, d)["balance"] == "1400.00"
     assert [e.target for e in _ledger(world.session, "dispute.decide")] == [d.ref]
+
+
+def test_a_dispute_whose_account_was_erased_shows_no_current_record(world):
+    """Retention erases a negative account whole (account, versions, months) while a dispute
+    of it may still be open: the furnisher's and the operator's views say it is no longer on
+    file instead of failing."""
+    from sqlalchemy import delete
+
+    from credo.account.models import Account, AccountVersion, StatusRecord
+    from credo.rights.dispute_records import current_record
+
+    d = world.file(RecordName("account", institution=BANK, account_ref="CC-1"))
+    s = world.file()  # a month of the same account
+    assert current_record(world.session, d) is not None
+    assert current_record(world.session, s) is not None
+    for model in (StatusRecord, AccountVersion):
+        world.session.execute(delete(model).where(model.account_id == d.account_id))
+    world.session.execute(delete(Account).where(Account.id == d.account_id))
+    world.session.flush()
+    world.session.expire_all()
+    assert current_record(world.session, d) is None
+    assert current_record(world.session, s) is None
+    listed = service.open_for_institution(world.session, institution_id=world.bank_id)
+    assert {x.ref for x in listed} >= {d.ref, s.ref}

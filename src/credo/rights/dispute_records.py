@@ -254,7 +254,9 @@ def current_record(session: Session, dispute: Dispute) -> dict[str, Any] | None:
     identity records are the bureau's and are not shown here)."""
     rtype = dispute.record_type
     if rtype in (DisputeRecordType.status, DisputeRecordType.account):
-        acc = session.get(Account, dispute.account_id)
+        acc = session.get(Account, dispute.account_id) if dispute.account_id else None
+        if acc is None or acc.subject_id != dispute.subject_id:
+            return None  # erased since (retention removes a negative account whole)
         if rtype is DisputeRecordType.account:
             v = session.scalar(
                 select(AccountVersion).where(
