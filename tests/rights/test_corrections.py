@@ -575,3 +575,82 @@ def test_the_window_moves_with_the_correction_date_and_skips_the_bureau(bureau):
     result = b.correct(b.status_dispute(), {"days_past_due": 0},
                        now=datetime(2024, 7, 30, 12, 0, tzinfo=UTC))  # fmt: skip
     assert result.notified_institutions == [OTHER_BANK]
+
+
+# -- a later file does not put back what a dispute removed or corrected ----------------------
+def _resend(b: Bureau, cn, tmp_path, rows=None):
+    """The furnisher's original file (`bureau_rows`), or `rows`, furnished again by BANK_A."""
+    path = write_jsonl(tmp_path / "again.jsonl", rows or bureau_rows())
+    report = run(b.session, path, b.keyring, cn)
+    b.session.commit()
+    return report, {(e["record_type"], e["field"]): e["reason"] for e in report.errors}
+
+
+def test_a_removed_account_is_not_put_back_by_the_next_file(bureau, cn, tmp_path):
+    b = bureau
+    d = b.account_dispute("CC-1")
+    b.correct(d, {"remove": True})
+    b.session.commit()
+    counts = table_counts(b.session)
+    report, errors = _resend(b, cn, tmp_path)  # raised IntegrityError on account_ref before
+    assert report.rejected == 4  # the account line and its three months
+    assert f"this account was removed after dispute {d.ref}" in errors[("account", "account_ref")]
+    assert f"removed after dispute {d.ref}" in errors[("status", "account_ref")]
+    assert report.accepted == 0 and report.corrections == 0
+    after = table_counts(b.session)
+    assert {t: after[t] for t in ("account", "account_version", "status_record")} == {
+        t: counts[t] for t in ("account", "account_version", "status_record")
+    }
+    assert load_snapshot(b.session, b.zhang.id, as_of=None, keyring=b.keyring).accounts == []
+
+
+def test_a_removed_month_is_not_put_back_by_the_next_file(bureau, cn, tmp_path):
+    b, june = bureau, date(2024, 6, 1)
+    d = b.status_dispute()
+    b.correct(d, {"remove": True})
+    b.session.commit()
+    report, errors = _resend(b, cn, tmp_path)
+    assert report.rejected == 1 and report.accepted == 0 and report.corrections == 0
+    assert f"this month was removed after dispute {d.ref}" in errors[("status", "period")]
+    assert current_status(b, "CC-1", june) is None
+
+
+def test_the_value_before_a_correction_is_refused_and_a_new_value_is_taken(bureau, cn, tmp_path):
+    b, june = bureau, date(2024, 6, 1)
+    d = b.status_dispute()
+    b.correct(d, {"days_past_due": 0})
+    b.session.commit()
+    # the furnisher's system still says 30 days late: that line would undo the correction
+    report, errors = _resend(b, cn, tmp_path)
+    assert report.rejected == 1 and report.corrections == 0
+    assert "as it read before it was corrected" in errors[("status", "period")]
+    assert d.ref in errors[("status", "period")]
+    assert current_status(b, "CC-1", june).days_past_due == 0
+    # a different value is an ordinary correction by the furnisher
+    line = status("CC-1", "2024-06", balance="1400.00", dpd=0)
+    report, _ = _resend(b, cn, tmp_path, [line])
+    assert (report.corrections, report.rejected) == (1, 0)
+    assert current_status(b, "CC-1", june).balance_cents == 140_000
+
+
+def test_an_account_as_it_read_before_its_correction_is_refused(bureau, cn, tmp_path):
+    b = bureau
+    d = b.account_dispute("CC-1")
+    before = b.session.scalar(
+        select(AccountVersion.credit_limit_cents).where(
+            AccountVersion.account_id == b.account("CC-1").id,
+            AccountVersion.superseded_at.is_(None),
+        )
+    )
+    b.correct(d, {"credit_limit": "30000"})
+    b.session.commit()
+    report, errors = _resend(b, cn, tmp_path)
+    assert report.rejected == 1 and report.corrections == 0
+    assert d.ref in errors[("account", "account_ref")]
+    limit = b.session.scalar(
+        select(AccountVersion.credit_limit_cents).where(
+            AccountVersion.account_id == b.account("CC-1").id,
+            AccountVersion.superseded_at.is_(None),
+        )
+    )
+    assert limit == 3_000_000 != before

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.config import Profile
 from credo.db import utcnow
+from credo.furnishing.models import FurnishingBatch
 from credo.furnishing.rules import (
     AccountState,
     check_dpd_aging,
@@ -144,6 +145,21 @@ class RecordStore:
         self.confirmed: set[int] = set()
         self.accounts: dict[str, AccountState] = {}
         self.unknown_refs: set[str] = set()
+        #: this institution's dispute correction batches (id -> dispute ref): what a dispute
+        #: removed or corrected is not put back by a later file (see `_reinsertion`)
+        self.dispute_batches: dict[int, str] = {
+            bid: name.removeprefix("dispute ").strip()
+            for bid, name in session.execute(
+                select(FurnishingBatch.id, FurnishingBatch.file_name).where(
+                    FurnishingBatch.institution_id == institution_id,
+                    FurnishingBatch.file_format == "dispute",
+                )
+            )
+        }
+        #: account refs a dispute removed (-> its ref), and per account the content hashes of
+        #: the versions a dispute replaced (-> its ref)
+        self.removed_refs: dict[str, str] = {}
+        self.disputed_account_hashes: dict[int, dict[str, str]] = {}
         #: last accepted (period, days_past_due) per account in this batch
         self.last_dpd: dict[int, tuple[date, int]] = {}
         self.changes: dict[str, dict[str, int]] = defaultdict(
@@ -534,7 +550,34 @@ class RecordStore:
                 found.add(ref)
                 st = AccountState(aid, opened, closed, str(status), sid, vid, h, v)
                 self.accounts[ref] = st
+            if self.dispute_batches:
+                self._load_disputed_accounts(found, set(part) - found)
             self.unknown_refs.update(set(part) - found)
+
+    def _load_disputed_accounts(self, found: set[str], missing: set[str]) -> None:
+        """What disputes did to these accounts: removed (no current version) or corrected
+        (a version replaced by a dispute's correction batch)."""
+        batches = list(self.dispute_batches)
+        for ref, aid, h, bid in self.session.execute(
+            select(Account.account_ref, Account.id, AccountVersion.content_hash,
+                   AccountVersion.superseded_by_batch_id)
+            .join(AccountVersion, AccountVersion.account_id == Account.id)
+            .where(Account.institution_id == self.institution_id,
+                   Account.account_ref.in_(sorted(found | missing)),
+                   AccountVersion.superseded_by_batch_id.in_(batches))
+        ):  # fmt: skip
+            if ref in missing:
+                self.removed_refs[ref] = self.dispute_batches[bid]
+            else:
+                self.disputed_account_hashes.setdefault(aid, {})[h] = self.dispute_batches[bid]
+
+    def _reinsertion(self, line, rtype, text, field: str, what: str, dispute: str) -> None:
+        """Reject a line that would put back what a dispute removed or corrected."""
+        reason = (
+            f"{what} after dispute {dispute}; a furnisher may not report it again as it was "
+            "(send a corrected record, or ask the bureau to reinsert it with evidence)"
+        )
+        self.reject(line, rtype, [Problem(field, reason)], text)
 
     def _accounts(self, rows) -> None:
         self._load_accounts({r[2].account_ref for r in rows})
@@ -552,7 +595,25 @@ class RecordStore:
                     self.held_refs[rec.account_ref] = self.held_blinds[blind]
                 continue
             h = account_hash(rec)
+            if rec.account_ref in self.removed_refs:
+                self._reinsertion(line, rtype, text, "account_ref", "this account was removed",
+                                  self.removed_refs[rec.account_ref])  # fmt: skip
+                continue
             st = self.accounts.get(rec.account_ref)
+            if (
+                st is not None
+                and st.content_hash != h
+                and (d := self.disputed_account_hashes.get(st.account_id, {}).get(h))
+            ):
+                self._reinsertion(
+                    line,
+                    rtype,
+                    text,
+                    "account_ref",
+                    "this is the account as it read before it was corrected",
+                    d,
+                )
+                continue
             if st is not None and st.subject_id != holder.id:
                 self.reject(line, rtype, [Problem(
                     "id_number", "this account_ref is on file for a different subject; an "
@@ -638,6 +699,18 @@ class RecordStore:
                     a_lo, a_hi = spans[aid]
                     if a_lo <= period <= a_hi:
                         stored[(aid, period)] = (rid, h, v, dpd)
+        #: (account, month) -> {content hash a dispute replaced or removed: dispute ref}
+        disputed: dict[tuple[int, date], dict[str, str]] = {}
+        if spans and self.dispute_batches:
+            for part in _parts(sorted(spans)):
+                for aid, period, h, bid in self.session.execute(
+                    select(StatusRecord.account_id, StatusRecord.period,
+                           StatusRecord.content_hash, StatusRecord.superseded_by_batch_id)
+                    .where(StatusRecord.account_id.in_(part), StatusRecord.period >= lo,
+                           StatusRecord.period <= hi,
+                           StatusRecord.superseded_by_batch_id.in_(list(self.dispute_batches)))
+                ):  # fmt: skip
+                    disputed.setdefault((aid, period), {})[h] = self.dispute_batches[bid]
         versions = _Versions(self, StatusRecord, stored)
         pending, decide, last_dpd = versions.pending, versions.decide, self.last_dpd
         batch_id, now = self.batch_id, self.now
@@ -647,6 +720,10 @@ class RecordStore:
                 self._hold(line, rtype, text, "account_ref", self.held_refs[ref])
                 continue
             st = self.accounts.get(ref)
+            if st is None and ref in self.removed_refs:
+                self._reinsertion(line, rtype, text, "account_ref", "this account was removed",
+                                  self.removed_refs[ref])  # fmt: skip
+                continue
             if st is None:
                 self.reject(line, rtype, [Problem(
                     "account_ref", "unknown account: no account record with this account_ref from "
@@ -675,6 +752,17 @@ class RecordStore:
             key = (st.account_id, rec.period)
             notified = rec.subject_notified_on
             h = status_hash(rec)
+            if disputed and (d := disputed.get(key)):
+                removed = key not in stored and key not in pending
+                if removed or h in d:
+                    what = (
+                        "this month was removed"
+                        if removed
+                        else "this is the month as it read before it was corrected"
+                    )
+                    self._reinsertion(line, rtype, text, "period", what,
+                                      next(iter(d.values())))  # fmt: skip
+                    continue
             last = last_dpd.get(st.account_id)
             if last is None or rec.period >= last[0]:
                 last_dpd[st.account_id] = (rec.period, rec.days_past_due)
