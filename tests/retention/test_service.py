@@ -283,3 +283,34 @@ def test_the_job_rescores_the_subjects_whose_files_lost_data(bureau, session, sc
     assert orjson.loads(entry.details)["subjects"] == len(report.subjects)
     # nothing left to erase: nobody is re-scored again
     assert _run(session, day).rescored == 0
+
+
+def test_scores_computed_from_erased_data_are_erased_with_it(bureau, session, scorecard):
+    """Every stored score of a subject whose data the job erased was computed from it (its
+    reasons and inputs hold it; an as-of report would show it): those rows go too, and the
+    subject gets a fresh score. Other subjects' scores stay."""
+    from credo.scoring.service import score_subjects
+
+    publish_champion(session, scorecard)
+    for day in (date(2019, 7, 1), date(2020, 1, 1)):
+        score_subjects(session, [bureau.zhang_id, bureau.li_id], actor="test", as_of=day)
+    session.commit()
+
+    def rows(sid):
+        session.expire_all()
+        return session.scalars(
+            select(SubjectScore).where(SubjectScore.subject_id == sid).order_by(SubjectScore.id)
+        ).all()
+
+    old_zhang, old_li = [s.id for s in rows(bureau.zhang_id)], [s.id for s in rows(bureau.li_id)]
+    assert len(old_zhang) == len(old_li) == 2
+    day = date(2030, 1, 1)
+    dry = service.run(session, get_settings(), today=day, actor="test", dry_run=True)
+    assert dry.rows["subject_score"] == old_zhang
+    assert [s.id for s in rows(bureau.zhang_id)] == old_zhang  # a dry run erases nothing
+    report = _run(session, day)
+    assert report.counts["subject_score"] == 2
+    assert [(s.as_of, s.trigger) for s in rows(bureau.zhang_id)] == [(day, "batch")]
+    assert [s.id for s in rows(bureau.li_id)] == old_li
+    [entry] = _retention_entries(session)
+    assert orjson.loads(entry.details)["row_ids"]["subject_score"] == old_zhang

@@ -40,6 +40,7 @@ from credo.retention.rules import (
 )
 from credo.scoring import registry
 from credo.scoring import service as scoring
+from credo.scoring.models import SubjectScore
 from credo.subject.models import Subject
 
 #: accounts examined per query (keeps IN lists short on both backends)
@@ -59,7 +60,14 @@ class RetentionReport:
     #: row ids per table, every version
     rows: dict[str, list[int]] = field(
         default_factory=lambda: {
-            t: [] for t in ("status_record", "account_version", "account", "public_record")
+            t: []
+            for t in (
+                "status_record",
+                "account_version",
+                "account",
+                "public_record",
+                "subject_score",
+            )
         }
     )
 
@@ -205,9 +213,17 @@ def _rescore(session: Session, subjects: set[int], *, actor: str, today: date) -
     return scored
 
 
+def _stored_scores(session: Session, subjects: set[int]) -> list[int]:
+    ids: list[int] = []
+    for chunk in _chunks(sorted(subjects)):
+        ids += session.scalars(select(SubjectScore.id).where(SubjectScore.subject_id.in_(chunk)))
+    return sorted(ids)
+
+
 def _erase(session: Session, rows: dict[str, list[int]]) -> None:
     # children before the account they reference
     for model, table in (
+        (SubjectScore, "subject_score"),
         (StatusRecord, "status_record"),
         (AccountVersion, "account_version"),
         (Account, "account"),
@@ -246,6 +262,9 @@ def run(
             progress(done, len(candidates))
     _public_records(session, report, settings, horizon)
     report.subjects = _affected(session, report.rows)
+    # every stored score of those subjects was computed from data now erased (its reasons and
+    # inputs hold it, and as-of reports would show it): erased too, then re-scored below
+    report.rows["subject_score"] = _stored_scores(session, report.subjects)
     if dry_run:
         return report
     _erase(session, report.rows)

@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
@@ -68,6 +68,7 @@ from credo.notify.outbox import enqueue
 from credo.public_record.models import PublicRecord
 from credo.rights.models import Dispute, DisputeRecordType
 from credo.scoring import registry
+from credo.scoring.models import SubjectScore
 from credo.scoring.service import score_subjects
 from credo.security.keys import KeyRing
 from credo.security.service import bind_index_key
@@ -650,20 +651,32 @@ def _recent_queriers(
     ).all())  # fmt: skip
 
 
+def _withdraw(session: Session, subject: Subject) -> str:
+    """Delete the subject's stored scores when no new one replaces them: they were computed
+    from the data the correction changed, and reports show the latest stored score."""
+    gone = session.execute(delete(SubjectScore).where(SubjectScore.subject_id == subject.id))
+    n = gone.rowcount or 0
+    return f"; {n} stored score(s) computed from the corrected data withdrawn" if n else ""
+
+
 def _rescore(
     session: Session, subject: Subject, *, actor: str, now: datetime
 ) -> tuple[dict[str, Any] | None, str | None]:
     segment = subject.subject_type.value
     version = registry.champion(session, segment)
     if version is None:
-        return None, f"not re-scored: there is no {segment} champion model"
+        return None, f"not re-scored: there is no {segment} champion model" + _withdraw(
+            session, subject
+        )
     # "furnishing": a correction is a furnished change of the file (score_subjects' triggers)
     run = score_subjects(
         session, [subject.id], actor=actor, trigger="furnishing", as_of=now.date(),
         version=version,
     )  # fmt: skip
     if not run.scores:
-        return None, "not re-scored: the subject has no credit file left to score"
+        return None, "not re-scored: the subject has no credit file left to score" + _withdraw(
+            session, subject
+        )
     s = run.scores[0]
     return {"score": s.score, "grade": s.grade, "pd": s.pd, "model": run.model,
             "as_of": s.as_of.isoformat()}, None  # fmt: skip
