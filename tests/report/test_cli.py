@@ -61,6 +61,7 @@ def test_pdf_and_html_are_written_to_the_file_named(cli_bureau, engine, tmp_path
         assert result.exit_code == 0, result.output
         assert result.stdout.strip() == str(out)
         assert out.read_bytes()[:5] == (b"%PDF-" if fmt == "pdf" else b"<!DOC")
+        assert out.stat().st_mode & 0o777 == 0o600  # a report: the owner's only
     html = (tmp_path / "out" / "r.html").read_text()
     for secret in SECRETS:
         assert secret not in html

@@ -97,6 +97,7 @@ def test_export_writes_the_file_and_one_ledger_entry(refs, tmp_path):
                                            "--actor", "ops:counter-3")  # fmt: skip
     doc = json.loads(out.read_text())
     assert doc["subject"]["name"] == ZHANG_NAME and doc["subject"]["ref"] == refs["zhang"]
+    assert out.stat().st_mode & 0o777 == 0o600  # decrypted personal data: the owner's only
     assert LI_ID not in out.read_text()
     assert _actors("subject.export") == ["ops:counter-3"]
     _fails("export", refs["zhang"], "--out", str(tmp_path / "no" / "dir" / "x.json"),

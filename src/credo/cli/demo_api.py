@@ -20,7 +20,7 @@ from credo.access import consent as consents
 from credo.access import keys, subject_access
 from credo.access.flows import authorise_query, find_subject
 from credo.account.models import Account, StatusRecord
-from credo.cli.common import actor, console
+from credo.cli.common import actor, console, write_private
 from credo.db import session_scope, utcnow
 from credo.errors import CredoError
 from credo.institution.models import Institution
@@ -130,7 +130,7 @@ def api_walkthrough(engine, out: Path, *, base_url: str) -> None:
             )  # fmt: skip
             for fmt in ("html", "pdf"):
                 path = reports_dir / f"credit-report-{subject.ref}-{lang}.{fmt}"
-                path.write_bytes(render(doc, fmt))
+                write_private(path, render(doc, fmt))
                 written.append(path)
 
     console.print(
@@ -197,7 +197,7 @@ def _subject_side(session, subject, reports_dir: Path) -> dict:
     )
     plan = repair.serve(session, subject.id, actor=actor(), channel="demo", lang="en")
     path = reports_dir / f"repair-plan-{subject.ref}-en.json"
-    path.write_bytes(orjson.dumps(repair.to_dict(plan), option=orjson.OPT_INDENT_2))
+    write_private(path, orjson.dumps(repair.to_dict(plan), option=orjson.OPT_INDENT_2))
     console.print(f"the repair plan of {subject.ref}: {path}")
     return {
         "ref": subject.ref,

@@ -59,7 +59,7 @@ def report(
 ) -> None:
     """Serve one subject's credit report (logged in the audit ledger)."""
     # imported here: credo.cli's __init__ imports this module to register the command
-    from credo.cli.common import actor, cli_session
+    from credo.cli.common import actor, cli_session, write_private
 
     with cli_session() as session:
         doc = build_report(
@@ -84,5 +84,5 @@ def report(
         out.parent.mkdir(parents=True, exist_ok=True)
         # written before the transaction commits: a report that could not be delivered is
         # not logged as served
-        out.write_bytes(body)
+        write_private(out, body)
     typer.echo(str(out))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from credo.access.consent import subject_by_ref
 from credo.audit import service as audit
 from credo.cli.common import actor as default_actor
-from credo.cli.common import cli_session, console
+from credo.cli.common import cli_session, console, write_private
 from credo.config import get_settings
 from credo.errors import Invalid, NotFound
 from credo.rights import controls
@@ -175,7 +175,7 @@ def export(
         )
         # written before the commit: a file that cannot be written is not ledgered as exported
         try:
-            out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+            write_private(out, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         except OSError as exc:
             raise Invalid(f"cannot write {out}: {exc.strerror}") from None
     console.print(f"wrote the data of {subject_row.ref} to {out} ({doc['format']})")
