@@ -20,7 +20,7 @@ Every (data set, model) pair runs in a fresh child process of this same file
 environment lacks. The split, the folds and the resampled rows are drawn once by the parent and
 handed to every child, so every model sees the same rows.
 
-    .venv/bin/python benchmarks/models.py              # all data sets and models (~15 min)
+    .venv/bin/python benchmarks/models.py              # all data sets and models (~25 min)
     .venv/bin/python benchmarks/models.py --quick      # smoke run: 1x2 CV, 100,000 rows
 
 Results: a table on stdout and ``benchmarks/results/models.json`` (machine information, settings,
