@@ -43,7 +43,7 @@ ZHANG_PHONE = "13912345678"
 SECTIONS = [
     "format", "generated_at", "subject", "contact_details", "accounts", "public_records",
     "inquiries", "consents", "disputes", "statements", "flags", "opt_outs", "notifications",
-    "scores", "identity_reviews", "ledger",
+    "scores", "identity_reviews", "access_credentials", "ledger",
 ]  # fmt: skip
 
 
@@ -148,6 +148,11 @@ def test_records_inquiries_consents_and_disputes(full):
 
 
 def test_the_subjects_controls_and_notices(full):
+    from credo.audit import service as audit
+
+    # the dispute's own entries are targeted by its ref, another subject's by theirs
+    audit.append(full.session, actor="subject", action="dispute.file", target="D000000000001")
+    audit.append(full.session, actor="subject", action="dispute.file", target="D000000000999")
     doc = _export(full)
     assert [(s["text"], s["removed_at"] is None) for s in doc["statements"]] == [
         ("第一版声明", False), ("第二版声明", True),
@@ -161,8 +166,22 @@ def test_the_subjects_controls_and_notices(full):
     assert all(isinstance(n["payload"], dict) for n in doc["notifications"])
     actions = [e["action"] for e in doc["ledger"]]
     for action in ("statement.set", "freeze.place", "fraud_alert.place", "opt_out.add",
-                   "query.authorise"):  # fmt: skip
+                   "query.authorise", "dispute.file", "consent.grant"):  # fmt: skip
         assert action in actions
+    assert [e["target"] for e in doc["ledger"] if e["action"] == "dispute.file"] == [
+        "D000000000001"
+    ]
+    # the credentials issued to the subject, without their secrets
+    assert doc["access_credentials"] == []
+    from credo.access import subject_access
+
+    _, token = subject_access.issue(full.session, subject_ref=full.zhang.ref,
+                                    verified_by="counter: ID card seen", actor="ops")  # fmt: skip
+    (cred,) = _export(full)["access_credentials"]
+    assert cred["verified_by"] == "counter: ID card seen" and cred["revoked_at"] is None
+    assert token.split("_")[-1] not in orjson.dumps(cred).decode()
+    assert set(cred) == {"credential_id", "verified_by", "created_at", "expires_at",
+                         "revoked_at", "last_used_at"}  # fmt: skip
 
 
 def test_nothing_of_another_subject_is_in_it(full):

@@ -20,10 +20,10 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from credo.access.models import Consent
+from credo.access.models import Consent, SubjectAccess
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit import service as audit
 from credo.audit.models import AuditEntry
@@ -441,15 +441,18 @@ def _scores(session, subject_id: int) -> list[dict]:
 
 def _identity_reviews(session, subject_id: int) -> list[dict]:
     # the furnished values under review may be another person's (a possible duplicate): only
-    # the kind, the fields concerned and the state are the subject's to see
+    # the kind, the fields concerned and the state are the subject's to see; a review of
+    # another subject that names this one as the possible duplicate is theirs too
     rows = session.scalars(
         select(IdentityReview)
-        .where(IdentityReview.subject_id == subject_id)
+        .where(or_(IdentityReview.subject_id == subject_id,
+                   IdentityReview.other_subject_id == subject_id))
         .order_by(IdentityReview.created_at, IdentityReview.id)
-    )
+    )  # fmt: skip
     return [
         {
             "kind": r.kind.value,
+            "role": "subject" if r.subject_id == subject_id else "possible_duplicate",
             "fields": [f for f in r.fields.split(",") if f],
             "status": r.status.value,
             "created_at": _iso(r.created_at),
@@ -459,19 +462,44 @@ def _identity_reviews(session, subject_id: int) -> list[dict]:
     ]
 
 
-def _ledger(session, subject_ref: str) -> list[dict]:
-    # audit_entry has no index on target: this scans the ledger, acceptable for a request a
-    # subject makes a few times a year (rate-limited), see docs/subject-rights.md
-    rows = session.execute(
-        select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.action,
-               AuditEntry.details)
-        .where(AuditEntry.target == f"subject:{subject_ref}")
-        .order_by(AuditEntry.seq)
-    )  # fmt: skip
+def _access_credentials(session, subject_id: int) -> list[dict]:
+    # the credentials the bureau issued to the subject: metadata only, never the secret's hash
+    rows = session.scalars(
+        select(SubjectAccess)
+        .where(SubjectAccess.subject_id == subject_id)
+        .order_by(SubjectAccess.created_at, SubjectAccess.id)
+    )
     return [
-        {"seq": seq, "at": _iso(at), "actor": actor, "action": action, "details": _json(details)}
-        for seq, at, actor, action, details in rows
+        {
+            "credential_id": c.credential_id,
+            "verified_by": c.verified_by,
+            "created_at": _iso(c.created_at),
+            "expires_at": _iso(c.expires_at),
+            "revoked_at": _iso(c.revoked_at),
+            "last_used_at": _iso(c.last_used_at),
+        }
+        for c in rows
     ]
+
+
+def _ledger(session, subject_ref: str, dispute_refs: list[str], consent_refs: list[str]):
+    # audit_entry's target is indexed (migration 0005): entries about the subject itself, its
+    # disputes (filed, answered, escalated, decided, corrected) and its consents
+    targets = [f"subject:{subject_ref}", *dispute_refs, *(f"dispute:{r}" for r in dispute_refs),
+               *(f"consent:{r}" for r in consent_refs)]  # fmt: skip
+    out = []
+    for part in (targets[i : i + 500] for i in range(0, len(targets), 500)):
+        out += session.execute(
+            select(AuditEntry.id, AuditEntry.seq, AuditEntry.at, AuditEntry.actor,
+                   AuditEntry.action, AuditEntry.target, AuditEntry.details)
+            .where(AuditEntry.target.in_(part))
+        ).all()  # fmt: skip
+    out.sort(key=lambda r: r.id)
+    return [
+        {"seq": r.seq, "at": _iso(r.at), "actor": r.actor, "action": r.action,
+         "target": r.target, "details": _json(r.details)}
+        for r in out
+    ]  # fmt: skip
 
 
 def export_subject(
@@ -504,8 +532,12 @@ def export_subject(
         "notifications": _notifications(session, subject.id),
         "scores": _scores(session, subject.id),
         "identity_reviews": _identity_reviews(session, subject.id),
-        "ledger": _ledger(session, subject.ref),
+        "access_credentials": _access_credentials(session, subject.id),
     }
+    doc["ledger"] = _ledger(
+        session, subject.ref, [d["ref"] for d in doc["disputes"]],
+        [c["ref"] for c in doc["consents"]],
+    )  # fmt: skip
     counts = {k: len(v) for k, v in doc.items() if isinstance(v, list)}
     audit.record(session, actor=actor, action="subject.export", target=f"subject:{subject.ref}",
                  details={"format": FORMAT, "sections": counts})  # fmt: skip
