@@ -66,7 +66,9 @@ def test_freeze_and_lift(refs):
     assert "already frozen" in _ok("freeze", z)
     assert "lifted" in _ok("lift-freeze", z)
     _fails("lift-freeze", z, message="this file is not frozen")
-    _fails("freeze", "S0000000000", message="subject 'S0000000000' does not exist")
+    _fails("freeze", "SNOPE", message="subject 'SNOPE' does not exist")
+    # an identifier number typed where the ref goes is not echoed
+    _fails("freeze", "11010519491231002X", message="subject 1101**********002X does not exist")
     assert _actors("freeze.place") == ["ops:wang"] and len(_rows(FileFlag)) == 1
 
 

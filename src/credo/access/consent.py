@@ -25,6 +25,7 @@ from credo.access.policy import (
     parse_scope,
 )
 from credo.audit import service as audit
+from credo.core.masking import shown
 from credo.core.refs import new_ref
 from credo.db import utcnow
 from credo.errors import Conflict, Forbidden, Invalid, NotFound
@@ -75,7 +76,7 @@ def subject_by_ref(session: Session, ref: str) -> Subject:
     """The subject with opaque reference `ref` (any case), or NotFound."""
     subject = session.scalar(select(Subject).where(Subject.ref == ref.strip().upper()))
     if subject is None:
-        raise NotFound(f"subject {ref!r} does not exist")
+        raise NotFound(f"subject {shown(ref)} does not exist")
     return subject
 
 
@@ -83,7 +84,7 @@ def get(session: Session, *, ref: str) -> Consent:
     """The consent with `ref`, or NotFound."""
     consent = session.scalar(select(Consent).where(Consent.ref == ref.strip().upper()))
     if consent is None:
-        raise NotFound(f"consent {ref!r} does not exist")
+        raise NotFound(f"consent {shown(ref)} does not exist")
     return consent
 
 

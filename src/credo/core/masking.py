@@ -7,6 +7,7 @@ deliberately lossy; they show enough for a person to recognise their own record 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -133,3 +134,12 @@ def mask_value(field: str, value: object) -> str | None:
         return _BY_FIELD.get(field, _truncate)(value)
     except Exception:  # belt and braces: a mask must never break the caller
         return "***"
+
+
+def shown(value: object) -> str:
+    """A value echoed in an error message: quoted when it looks like a code or reference, masked
+    when it could be an identifier or phone number typed into the wrong field."""
+    text = str(value)
+    if len(text) > 40 or re.search(r"\d{7,}", text):
+        return mask_id(text)
+    return repr(text)

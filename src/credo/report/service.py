@@ -8,7 +8,6 @@ file is shown masked, in case someone typed an identity number into it.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, date, datetime
 
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from credo.audit import service as audit
 from credo.config import get_settings
-from credo.core.masking import mask_id
+from credo.core.masking import mask_id, shown
 from credo.errors import Invalid, NotFound
 from credo.furnishing.format import PURPOSES
 from credo.institution.models import Institution
@@ -32,15 +31,6 @@ from credo.subject.models import Subject
 #: reasons bureau staff give for opening a report (征信业管理条例 Art. 22: who, when, why)
 STAFF_PURPOSES = ("dispute_review", "data_quality", "customer_service")
 FORMATS = ("json", "html", "pdf")
-
-
-def shown(value: object) -> str:
-    """A value echoed in an error: quoted when it looks like a code, masked when it could be an
-    identifier or phone number typed into the wrong field."""
-    text = str(value)
-    if len(text) > 40 or re.search(r"\d{7,}", text):
-        return mask_id(text)
-    return repr(text)
 
 
 def subject_id_by_ref(session: Session, ref: str) -> int:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit import service as audit
 from credo.config import Profile, get_settings
+from credo.core.masking import shown
 from credo.db import utcnow
 from credo.errors import Invalid, NotFound
 from credo.feature.pit import FEATURES, add_months
@@ -383,7 +384,7 @@ def _ref(session: Session, subject_id: int) -> str:
 def subject_by_ref(session: Session, ref: str) -> Subject:
     subject = session.scalar(select(Subject).where(Subject.ref == ref.strip()))
     if subject is None:
-        raise NotFound(f"no subject with reference {ref!r}")
+        raise NotFound(f"no subject with reference {shown(ref)}")
     return subject
 
 
