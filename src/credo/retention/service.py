@@ -2,8 +2,10 @@
 
 What has expired is decided by `credo.retention.rules` on the current version of each record,
 as of `today` -- the same rule reports and features apply on the fly, so erasing changes no
-report and no feature. An expired record is erased in every version it has (data
-minimisation: nothing expired is kept, not even superseded history):
+current report and no feature (an as-of report for an earlier date shows what had not expired
+then until the job erases it; `credo worker` runs the job daily). An expired record is erased
+in every version it has (data minimisation: nothing expired is kept, not even superseded
+history), and with it every stored score of the subjects it touched (computed from it):
 
 * a delinquent month: the ``status_record`` rows of that account and month; the account and
   its other months stay;
