@@ -193,7 +193,7 @@ def write_unsealed(session: Session, entries: list[dict[str, Any]]) -> None:
             "at": e.get("at") or utcnow(), "actor": e["actor"], "action": e["action"],
             "target": e["target"], "details": canonical_json(e.get("details") or {}),
         })  # fmt: skip
-    session.execute(insert(AuditEntry), rows)
+    session.execute(insert(AuditEntry.__table__), rows)
 
 
 def seal(session: Session, *, wait: bool = True) -> int:
