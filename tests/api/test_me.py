@@ -394,3 +394,28 @@ def test_openapi_describes_the_me_operations_and_their_credential(me):
     params = {p["name"] for op in ops.values() for p in op.get("parameters", [])}
     assert {"format", "lang", "limit", "cursor", "since", "until", "ref"} <= params
     assert not params & {"id_number", "id_type", "subject", "subject_ref", "name", "phone"}
+
+
+@pytest.mark.parametrize(
+    ("url", "action"),
+    [
+        ("/v1/me/inquiries", "inquiries.read"),
+        ("/v1/me/consents", "consents.read"),
+        ("/v1/me/disputes", "dispute.read"),
+        ("/v1/me/freeze", "freeze.read"),
+        ("/v1/me/fraud-alert", "fraud_alert.read"),
+        ("/v1/me/opt-outs", "opt_outs.read"),
+    ],
+)
+def test_every_read_of_my_data_is_one_ledger_entry(me, url, action):
+    """Every read of personal data goes through the audit ledger, the subject's own too."""
+    before = len(me.ledger(action))
+    r = me.get(url, "zhang")
+    assert r.status_code == 200, r.text
+    entries = me.ledger(action)
+    assert len(entries) == before + 1
+    assert entries[-1].target == f"subject:{me.zhang}"
+    assert entries[-1].actor.startswith("subject:")
+    # a refused read (another's credential revoked) writes no read entry
+    assert me.get(url, "zhang_revoked").status_code == 401
+    assert len(me.ledger(action)) == before + 1

@@ -86,7 +86,9 @@ def test_another_subjects_credential_reaches_only_its_own_file(me):
     assert _call(me, "GET", "/v1/me/freeze", "li").json() == {
         "frozen": False, "ref": None, "placed_at": None,
     }  # fmt: skip
-    assert _state(me) == before
+    # nothing changed but one ledger entry: 李四 read his own freeze state
+    assert _state(me) == (*before[:3], before[3] + 1)
+    assert me.ledger("freeze.read")[-1].target == f"subject:{me.li}"
     assert _call(me, "GET", "/v1/me/freeze", "zhang").json()["frozen"] is True
     assert _call(me, "GET", "/v1/me/statement", "zhang").json()["text"] == "张三的声明"
 

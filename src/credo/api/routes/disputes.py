@@ -107,6 +107,8 @@ def my_disputes(
         )
         codes = _codes(session, {d.institution_id for d in rows})
         items = [_mine(ctx, session, d, codes, full=False) for d in rows[:limit]]
+        audit.record(session, actor=me.actor, action="dispute.read",
+                     target=f"subject:{me.subject_ref}", details={"rows": len(items)})  # fmt: skip
     response.headers.update(_NO_STORE)
     return DisputePage(items=items, next_cursor=_next(rows, limit))
 
@@ -158,6 +160,7 @@ def my_dispute(ref: DisputeRef, ctx: Context, me: Me, response: Response) -> Dis
     with ctx.transaction() as session:
         d = service.get_for_subject(session, subject_id=me.subject_id, ref=ref)
         out = _mine(ctx, session, d, _codes(session, {d.institution_id}), full=True)
+        audit.record(session, actor=me.actor, action="dispute.read", target=d.ref)
     response.headers.update(_NO_STORE)
     return out
 

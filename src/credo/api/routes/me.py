@@ -35,6 +35,7 @@ from credo.api.routes.records import (
     encode_cursor,
     within,
 )
+from credo.audit import service as audit
 from credo.db import utcnow
 from credo.errors import Forbidden, Invalid, NotFound, Unauthorized
 from credo.inquiry.models import Inquiry
@@ -79,6 +80,13 @@ def subject_caller(
 
 
 Me = Annotated[SubjectPrincipal, Depends(subject_caller)]
+
+
+def record_read(session, me: SubjectPrincipal, action: str, rows: int | None = None) -> None:
+    """Ledger a subject's read of their own data (every read of personal data is one entry)."""
+    details = None if rows is None else {"rows": rows}
+    audit.record(session, actor=me.actor, action=action, target=f"subject:{me.subject_ref}",
+                 details=details)  # fmt: skip
 
 
 def _institution(inst: Institution) -> InstitutionOut:
@@ -178,6 +186,7 @@ def my_inquiries(
                 )
             )
         rows = session.execute(stmt).all()
+        record_read(session, me, "inquiries.read", min(len(rows), limit))
     items = [
         MyInquiry(id=q.id, inquired_on=q.inquired_on, institution=_institution(inst),
                   purpose=q.purpose, kind=q.kind.value)
@@ -221,6 +230,7 @@ def my_consents(
         stmt = stmt.where(Consent.id < after)
     with ctx.transaction() as session:
         rows = session.execute(stmt).all()
+        record_read(session, me, "consents.read", min(len(rows), limit))
     response.headers.update(_NO_STORE)
     nxt = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
     return MyConsentPage(items=[_consent_out(c, i) for c, i in rows[:limit]], next_cursor=nxt)

@@ -26,7 +26,7 @@ from credo.api.controls_schemas import (
 )
 from credo.api.deps import Context
 from credo.api.problems import responses
-from credo.api.routes.me import Me
+from credo.api.routes.me import Me, record_read
 from credo.audit import service as audit
 from credo.db import utcnow
 from credo.errors import NotFound
@@ -119,6 +119,7 @@ def _freeze(flag: FileFlag | None) -> FreezeOut:
 def get_freeze(ctx: Context, me: Me, response: Response) -> FreezeOut:
     with ctx.transaction() as session:
         out = _freeze(controls.active_flags(session, me.subject_id, utcnow()).freeze)
+        record_read(session, me, "freeze.read")
     response.headers.update(_NO_STORE)
     return out
 
@@ -183,6 +184,7 @@ def _alert(flag: FileFlag | None) -> FraudAlertState:
 def get_fraud_alert(ctx: Context, me: Me, response: Response) -> FraudAlertState:
     with ctx.transaction() as session:
         out = _alert(controls.active_flags(session, me.subject_id, utcnow()).fraud_alert)
+        record_read(session, me, "fraud_alert.read")
     response.headers.update(_NO_STORE)
     return out
 
@@ -251,6 +253,7 @@ def _opt_out(use: OptOutUse, row: OptOut | None) -> OptOutState:
 def get_opt_outs(ctx: Context, me: Me, response: Response) -> OptOutList:
     with ctx.transaction() as session:
         rows = controls.opt_outs(session, me.subject_id)
+        record_read(session, me, "opt_outs.read")
     response.headers.update(_NO_STORE)
     return OptOutList(items=[_opt_out(use, row) for use, row in rows.items()])
 
