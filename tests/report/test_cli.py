@@ -43,12 +43,25 @@ def _served(engine) -> list[AuditEntry]:
 
 
 def test_json_goes_to_stdout_and_the_read_is_logged(cli_bureau, engine):
-    result = runner.invoke(app, ["report", cli_bureau.zhang, "--lang", "en"])
+    result = runner.invoke(
+        app, ["report", cli_bureau.zhang, "--lang", "en", "--purpose", "customer_service"]
+    )
     assert result.exit_code == 0, result.output
     doc = orjson.loads(result.stdout)
     assert doc["header"]["viewer"] == "operator" and doc["header"]["lang"] == "en"
     assert doc["identity"]["subject_ref"] == cli_bureau.zhang
     assert [e.target for e in _served(engine)] == [f"subject:{cli_bureau.zhang}"]
+    assert orjson.loads(_served(engine)[0].details)["purpose"] == "customer_service"
+
+
+def test_staff_must_say_why_they_read_a_report(cli_bureau, engine):
+    """Staff access is logged with its reason (Art. 22): no purpose, no report."""
+    result = runner.invoke(app, ["report", cli_bureau.zhang])
+    assert result.exit_code == 2
+    assert "dispute_review, data_quality, customer_service" in " ".join(result.output.split())
+    bad = runner.invoke(app, ["report", cli_bureau.zhang, "--purpose", "curiosity"])
+    assert bad.exit_code == 2 and "purpose must be one of" in " ".join(bad.output.split())
+    assert _served(engine) == []
 
 
 def test_pdf_and_html_are_written_to_the_file_named(cli_bureau, engine, tmp_path):
@@ -76,7 +89,8 @@ def test_html_without_out_goes_to_a_file_in_the_working_directory(
     cli_bureau, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["report", cli_bureau.zhang, "-f", "html", "--as-of", "2024-07-20"])
+    result = runner.invoke(app, ["report", cli_bureau.zhang, "-f", "html", "--as-of", "2024-07-20",
+                                 "--purpose", "data_quality"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (tmp_path / result.stdout.strip()).name == (
         f"credit-report-{cli_bureau.zhang}-2024-07-20-zh.html"
@@ -84,12 +98,13 @@ def test_html_without_out_goes_to_a_file_in_the_working_directory(
 
 
 def test_an_unknown_reference_fails_without_echoing_it(cli_bureau, engine):
-    result = runner.invoke(app, ["report", ZHANG_ID])
+    result = runner.invoke(app, ["report", ZHANG_ID, "--purpose", "customer_service"])
     assert result.exit_code == 2
     assert ZHANG_ID not in result.output and "no subject" in result.output
     assert _served(engine) == []
 
 
 def test_a_bad_date_is_refused(cli_bureau):
-    result = runner.invoke(app, ["report", cli_bureau.zhang, "--as-of", "20240720x"])
+    result = runner.invoke(app, ["report", cli_bureau.zhang, "--as-of", "20240720x",
+                                 "--purpose", "customer_service"])  # fmt: skip
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output

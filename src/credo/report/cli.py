@@ -11,7 +11,7 @@ import typer
 
 from credo.errors import Invalid
 from credo.report.render import render
-from credo.report.service import build_report, shown
+from credo.report.service import STAFF_PURPOSES, build_report, shown
 from credo.report.snapshot import Viewer
 
 
@@ -54,12 +54,21 @@ def report(
         None, "--institution", "-i", help="the querying institution's code"
     ),
     purpose: str | None = typer.Option(
-        None, help="why: loan_approval, post_loan_management, ... (required for institutions)"
+        None,
+        help="why: for bureau staff (the default viewer) dispute_review, data_quality or "
+        "customer_service; for an institution's view loan_approval, post_loan_management, ...",
     ),
 ) -> None:
-    """Serve one subject's credit report (logged in the audit ledger)."""
+    """Serve one subject's credit report (logged in the audit ledger with who and why)."""
     # imported here: credo.cli's __init__ imports this module to register the command
     from credo.cli.common import actor, cli_session, write_private
+
+    if viewer is Viewer.operator and purpose is None:
+        # staff access to credit information is logged with its reason (征信业管理条例 Art. 22)
+        raise typer.BadParameter(
+            f"say why bureau staff read this report: one of {', '.join(STAFF_PURPOSES)}",
+            param_hint="--purpose",
+        )
 
     with cli_session() as session:
         doc = build_report(
