@@ -44,7 +44,7 @@ def test_issue_prints_the_token_once_then_list_and_revoke(refs):
         me = subject_access.authenticate(session, token)
         row = session.execute(text("SELECT * FROM subject_access")).one()
     assert me.subject_ref == refs["zhang"]
-    assert not any(token.rsplit("_", 1)[1] in str(v) for v in row)
+    assert not any(token.split("_", 2)[2] in str(v) for v in row)  # the secret may hold "_"
     other = json.loads(_ok(["issue", refs["li"], "--verified-by", "video call", "--json"]).stdout)
     assert other["secret"].startswith(f"credo_{other['credential_id']}_")
     assert "shown once" in other["warning"] and other["subject"] == refs["li"]
