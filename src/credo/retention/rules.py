@@ -119,6 +119,37 @@ def _charge_off_run(
     return (starts[-1], days[starts[-1]]) if starts else None
 
 
+def _began(run: tuple[date, int]) -> date:
+    # A status gives days past due on some day of its month, so the delinquency began no
+    # earlier than that many days before the month's first day: the estimate errs toward
+    # removing the account early, never late.
+    return run[0] - timedelta(days=run[1])
+
+
+def _account_clock(
+    status: str,
+    closed_on: date | None,
+    known: Sequence[tuple[date, int]],
+    profile: Profile,
+    as_of: date,
+) -> tuple[date | None, tuple[date, int] | None]:
+    """(the account's keep-until day, the run of late months that dates a us charge-off)."""
+    if status not in NEGATIVE_ACCOUNT_STATUSES:
+        return None, None
+    if closed_on is not None and closed_on > as_of:
+        return None, None  # not charged off or transferred yet at the date
+    years = profile.negative_retention_years
+    run = _charge_off_run(status, closed_on, known, profile)
+    if run is not None:  # us: §605(c)(1), a clock that later reports cannot move
+        return add_years(_began(run) + COLLECTION_CLOCK_DELAY, years), run
+    # cn (and us when no late month dates the delinquency): from the end of the event, the
+    # later of the close date and the last month reported. It must not hang on the late months
+    # before it: those are erased on their own, earlier, and the date would then move after the
+    # job ran (docs/retention.md).
+    ends = [month_end(p) for p, _ in known[-1:]] + ([closed_on] if closed_on else [])
+    return (add_years(max(ends), years) if ends else None), None
+
+
 def first_delinquency_on(
     status: str,
     closed_on: date | None,
@@ -128,15 +159,11 @@ def first_delinquency_on(
     as_of: date,
 ) -> date | None:
     """The date the delinquency before a charge-off began (FCRA §605(c), Metro 2's "date of
-    first delinquency"), estimated from the months on file at `as_of`; None in ``cn``, for an
-    account that is not negative, or when no late month precedes the charge-off.
-
-    A status gives days past due on some day of its month, so the delinquency began no earlier
-    than that many days before the month's first day; that earliest date is the estimate, which
-    errs toward removing the account early, never late.
-    """
+    first delinquency"), estimated from the months on file at `as_of` (the earliest date they
+    allow); None in ``cn``, for an account that is not negative, or when no late month precedes
+    the charge-off."""
     run = _charge_off_run(status, closed_on, _known(statuses, as_of), profile)
-    return None if run is None else run[0] - timedelta(days=run[1])
+    return None if run is None else _began(run)
 
 
 def account_kept_until(
@@ -149,21 +176,7 @@ def account_kept_until(
 ) -> date | None:
     """The last day a charged-off or transferred account stays on file; None when the account
     is not negative, its event had not happened by `as_of`, or nothing dates its end."""
-    if status not in NEGATIVE_ACCOUNT_STATUSES:
-        return None
-    if closed_on is not None and closed_on > as_of:
-        return None  # not charged off or transferred yet at the date
-    known = _known(statuses, as_of)
-    years = profile.negative_retention_years
-    began = first_delinquency_on(status, closed_on, known, profile, as_of=as_of)
-    if began is not None:  # us: §605(c)(1), a clock that later reports cannot move
-        return add_years(began + COLLECTION_CLOCK_DELAY, years)
-    # cn (and us when no late month dates the delinquency): from the end of the event, the
-    # later of the close date and the last month reported. It must not hang on the late months
-    # before it: those are erased on their own, earlier, and the date would then move after the
-    # job ran (docs/retention.md).
-    ends = [month_end(p) for p, _ in known[-1:]] + ([closed_on] if closed_on else [])
-    return add_years(max(ends), years) if ends else None
+    return _account_clock(status, closed_on, _known(statuses, as_of), profile, as_of)[0]
 
 
 def public_record_kept_until(
@@ -198,13 +211,13 @@ def expired_in_account(
 ) -> tuple[bool, set[date]]:
     """(whether the whole account has expired, the delinquent periods that have) at `as_of`."""
     statuses = list(statuses)
-    if expired(account_kept_until(status, closed_on, statuses, profile, as_of=as_of), as_of):
+    known = _known(statuses, as_of)
+    kept_until, run = _account_clock(status, closed_on, known, profile, as_of)
+    if expired(kept_until, as_of):
         return True, {p for p, _ in statuses}
-    months = delinquency_kept_until(statuses, profile, as_of=as_of)
+    months = delinquency_kept_until(known, profile, as_of=as_of)
     gone = {p for p, until in months.items() if expired(until, as_of)}
-    if (closed_on is None or closed_on <= as_of) and (
-        run := _charge_off_run(status, closed_on, _known(statuses, as_of), profile)
-    ):
+    if run is not None:
         # us: the late months of the delinquency that dates the charge-off (§605(c)) stay as
         # long as the account; erasing its first month would move the account's own clock
         gone = {p for p in gone if p < run[0]}
