@@ -6,7 +6,6 @@ import getpass
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -18,20 +17,6 @@ from credo.migrate import ensure_schema
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read (mode 0600, also when it existed before): reports
-    and exports hold decrypted personal data."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fd = -1
-            fh.write(data)
-    finally:
-        if fd != -1:
-            os.close(fd)
 
 
 def actor() -> str:

@@ -20,7 +20,7 @@ from credo.access import consent as consents
 from credo.access import keys, subject_access
 from credo.access.flows import authorise_query, find_subject
 from credo.account.models import Account, StatusRecord
-from credo.cli.common import actor, console, write_private
+from credo.cli.common import actor, console
 from credo.db import session_scope, utcnow
 from credo.errors import CredoError
 from credo.institution.models import Institution
@@ -29,6 +29,7 @@ from credo.report.render import render
 from credo.report.service import build_report
 from credo.scoring.models import SubjectScore
 from credo.security import get_keyring
+from credo.security.keys import write_private
 
 #: how many people the demo prepares consents for
 SAMPLES = 2

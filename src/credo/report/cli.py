@@ -61,7 +61,8 @@ def report(
 ) -> None:
     """Serve one subject's credit report (logged in the audit ledger with who and why)."""
     # imported here: credo.cli's __init__ imports this module to register the command
-    from credo.cli.common import actor, cli_session, write_private
+    from credo.cli.common import actor, cli_session
+    from credo.security.keys import write_private
 
     if viewer is Viewer.operator and purpose is None:
         # staff access to credit information is logged with its reason (征信业管理条例 Art. 22)

@@ -16,12 +16,13 @@ from sqlalchemy import select
 from credo.access.consent import subject_by_ref
 from credo.audit import service as audit
 from credo.cli.common import actor as default_actor
-from credo.cli.common import cli_session, console, write_private
+from credo.cli.common import cli_session, console
 from credo.config import get_settings
 from credo.errors import Invalid, NotFound
 from credo.rights import controls
 from credo.rights.export import export_subject
 from credo.security import get_keyring
+from credo.security.keys import write_private
 from credo.subject.models import Subject
 
 app = typer.Typer(

@@ -147,18 +147,24 @@ def new_secret() -> bytes:
     return secrets.token_bytes(32)
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read (mode 0600, also when it existed before): key
+    files, and reports and exports that hold decrypted personal data."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(data)
+
+
 def write_key_file(path: Path, current: bytes, previous: list[bytes]) -> None:
-    """Write a key file readable only by its owner (0600)."""
+    """Write a key file readable only by its owner (0600), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(
         {"current": encode_secret(current), "previous": [encode_secret(p) for p in previous]},
         indent=2,
     )
     tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(payload)
-    os.chmod(tmp, 0o600)
+    write_private(tmp, payload.encode())
     os.replace(tmp, path)
 
 
