@@ -9,9 +9,10 @@ from pathlib import Path
 
 import typer
 
+from credo.core.masking import shown
 from credo.errors import Invalid
 from credo.report.render import render
-from credo.report.service import STAFF_PURPOSES, build_report, shown
+from credo.report.service import STAFF_PURPOSES, build_report
 from credo.report.snapshot import Viewer
 
 

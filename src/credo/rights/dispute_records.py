@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
-from credo.core.masking import mask_id
+from credo.core.masking import shown
 from credo.errors import Invalid, NotFound
 from credo.inquiry.models import Inquiry
 from credo.institution.models import Institution, InstitutionKind
@@ -50,13 +50,6 @@ def invalid(field: str, message: str) -> Invalid:
     return Invalid(
         message, reason="invalid_" + field, errors=[{"field": field, "message": message}]
     )
-
-
-def shown(value: object) -> str:
-    """A value the caller sent, as an error may repeat it (masked when it could be a number
-    that identifies someone)."""
-    text = str(value)
-    return mask_id(text) if len(text) > 40 or re.search(r"\d{7,}", text) else text
 
 
 def record_not_found(what: str) -> NotFound:
@@ -105,7 +98,7 @@ def parse_record_type(value: object) -> DisputeRecordType:
     except ValueError:
         allowed = ", ".join(DisputeRecordType)
         raise invalid(
-            "record_type", f"record_type must be one of {allowed}; got {shown(value)!r}"
+            "record_type", f"record_type must be one of {allowed}; got {shown(value)}"
         ) from None
 
 
@@ -113,7 +106,7 @@ def parse_period(value: object) -> date:
     """``YYYY-MM`` as the first day of that month."""
     match = _PERIOD.fullmatch(str(value).strip())
     if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1900:
-        raise invalid("period", f"period must be a month as YYYY-MM; got {shown(value)!r}")
+        raise invalid("period", f"period must be a month as YYYY-MM; got {shown(value)}")
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from credo.audit import service as audit
 from credo.config import Profile, Settings
+from credo.core.masking import shown
 from credo.core.refs import new_ref
 from credo.errors import Conflict, NotFound
 from credo.institution.models import Institution
@@ -40,7 +41,6 @@ from credo.rights.dispute_records import (
     invalid,
     record_not_found,
     resolve,
-    shown,
 )
 from credo.rights.models import (
     Dispute,
