@@ -33,7 +33,7 @@ from credo.api.dispute_schemas import (
     OperatorDisputePage,
 )
 from credo.api.problems import responses
-from credo.api.routes.me import Me
+from credo.api.routes.me import Me, record_read
 from credo.api.routes.records import Cursor, Limit, decode_cursor, encode_cursor
 from credo.audit import service as audit
 from credo.db import utcnow
@@ -107,8 +107,7 @@ def my_disputes(
         )
         codes = _codes(session, {d.institution_id for d in rows})
         items = [_mine(ctx, session, d, codes, full=False) for d in rows[:limit]]
-        audit.record(session, actor=me.actor, action="dispute.read",
-                     target=f"subject:{me.subject_ref}", details={"rows": len(items)})  # fmt: skip
+        record_read(session, me, "dispute.read", len(items))
     response.headers.update(_NO_STORE)
     return DisputePage(items=items, next_cursor=_next(rows, limit))
 

@@ -27,7 +27,6 @@ from credo.api.controls_schemas import (
 from credo.api.deps import Context
 from credo.api.problems import responses
 from credo.api.routes.me import Me, record_read
-from credo.audit import service as audit
 from credo.db import utcnow
 from credo.errors import NotFound
 from credo.rights import controls
@@ -83,8 +82,7 @@ def get_statement(ctx: Context, me: Me, response: Response) -> StatementOut:
         statement = controls.current_statement(session, me.subject_id, keyring=ctx.keyring)
         if statement is None:
             raise NotFound("there is no personal statement on this file", reason="no_statement")
-        audit.record(session, actor=me.actor, action="statement.read",
-                     target=f"subject:{me.subject_ref}")  # fmt: skip
+        record_read(session, me, "statement.read")
     response.headers.update(_NO_STORE)
     return StatementOut(text=statement.text, added_at=statement.created_at)
 
