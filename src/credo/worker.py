@@ -109,9 +109,8 @@ class Worker:
             found = disputes.escalate_overdue(session, today=now.date(), now=now,
                                               actor=f"{ACTOR}:escalate")  # fmt: skip
             refs = [d.ref for d in found]
-        return f"escalated {len(refs)} dispute(s){': ' if refs else ''}{', '.join(refs)}", bool(
-            refs
-        )
+        listed = f": {', '.join(refs)}" if refs else ""
+        return f"escalated {len(refs)} dispute(s){listed}", bool(refs)
 
     @staticmethod
     def _last_retention_day(session: Session) -> str | None:
