@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     api_rate_per_second: float = Field(default=50.0, gt=0)
     #: requests a key may send in a burst above the sustained rate (token bucket size)
     api_rate_burst: int = Field(default=100, ge=1)
+    #: seconds an API server process trusts a key it checked (0: check every request); a key
+    #: revoked meanwhile is refused at most this long after the revocation (docs/api.md)
+    api_key_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
     #: a corrected dispute notifies every institution that queried the subject in these days
     dispute_notify_days: int = Field(default=60, ge=0, le=3650)
     #: longest personal statement (characters)

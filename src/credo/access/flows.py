@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import and_, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,7 @@ from credo.config import Profile, get_settings
 from credo.core.normalize import ID_TYPES, normalize_identifier
 from credo.core.refs import new_ref
 from credo.db import UTCDateTime, utcnow
+from credo.dbraw import RawStatement, driver, utc
 from credo.errors import Forbidden, Invalid, NotFound
 from credo.inquiry.models import Inquiry, InquiryKind, InquirySource
 from credo.rights import controls
@@ -182,14 +184,22 @@ def _authorise(
     # One read brings the consent, its subject, the blind-index generation and the subject's
     # flags in force at `at`; the rules below still decide in the same order, and nothing of
     # the subject is used before the consent is shown to be this institution's.
-    rows = session.execute(_CONSENT_SUBJECT_FLAGS, {"ref": ref, "at": at}).all() if ref else []
+    pg = driver(session)
+    if not ref:
+        rows = []
+    elif pg is not None:  # PostgreSQL: straight on psycopg (credo.dbraw), times made UTC below
+        rows = _RAW_CONSENT_SUBJECT_FLAGS.all(
+            pg, {"ref": ref, "at": at}, row_factory=namedtuple_row
+        )
+    else:
+        rows = session.execute(_CONSENT_SUBJECT_FLAGS, {"ref": ref, "at": at}).all()
     head = rows[0] if rows else None
     if head is None or head.institution_id != principal.institution_id:
         raise refuse(not_on_file(ref or "(none)", principal.institution_code))
     consent = ConsentFacts(
         ref=head.ref, subject_id=head.subject_id, institution_id=head.institution_id,
-        purpose=Purpose(head.purpose), scope=Scope(head.scope), granted_at=head.granted_at,
-        expires_at=head.expires_at, revoked_at=head.revoked_at,
+        purpose=Purpose(head.purpose), scope=Scope(head.scope), granted_at=utc(head.granted_at),
+        expires_at=utc(head.expires_at), revoked_at=utc(head.revoked_at),
     )  # fmt: skip
     # The consent names its subject; the identifier must be that subject's. It is compared by
     # blind index rather than looked up, and a mismatch reads exactly like a number with no
@@ -219,13 +229,14 @@ def _authorise(
         # unique per institution by construction: the query id is random
         content_hash=hashlib.sha256(f"api-query|{query_id}".encode()).hexdigest(),
     )  # fmt: skip
-    session.execute(
-        insert(Inquiry.__table__),  # Core: no ORM bulk machinery for one row
-        [{"subject_id": subject.id, "institution_id": principal.institution_id,
-          "inquired_on": inquiry.inquired_on, "purpose": inquiry.purpose, "kind": kind,
-          "source": InquirySource.api, "content_hash": inquiry.content_hash,
-          "recorded_at": at}],
-    )  # fmt: skip
+    row = {"subject_id": subject.id, "institution_id": principal.institution_id,
+           "inquired_on": inquiry.inquired_on, "purpose": inquiry.purpose, "kind": kind.value,
+           "source": InquirySource.api.value, "content_hash": inquiry.content_hash,
+           "recorded_at": at}  # fmt: skip
+    if pg is not None:
+        _RAW_INSERT_INQUIRY.run(pg, row)
+    else:  # Core: no ORM bulk machinery for one row
+        session.execute(insert(Inquiry.__table__), [row])
     audit.record(  # written at commit (unsealed on the API's sessions: no ledger lock)
         session,
         actor=principal.actor,
@@ -262,7 +273,7 @@ def _flags(rows) -> controls.Flags:
         if r.flag_kind is not None:
             kind = FlagKind(r.flag_kind)
             by_kind[kind] = FileFlag(
-                kind=kind, placed_at=r.flag_placed_at, expires_at=r.flag_expires_at,
+                kind=kind, placed_at=utc(r.flag_placed_at), expires_at=utc(r.flag_expires_at),
                 identity_theft_report_sha256=r.flag_report_sha256,
             )  # fmt: skip
     return controls.Flags(
@@ -296,3 +307,9 @@ def _consent_subject_flags():
 
 
 _CONSENT_SUBJECT_FLAGS = _consent_subject_flags()
+_RAW_CONSENT_SUBJECT_FLAGS = RawStatement(_CONSENT_SUBJECT_FLAGS)
+_INQUIRY_COLUMNS = ("subject_id", "institution_id", "inquired_on", "purpose", "kind", "source",
+                    "content_hash", "recorded_at")  # fmt: skip
+_RAW_INSERT_INQUIRY = RawStatement(
+    insert(Inquiry.__table__).values({c: bindparam(c) for c in _INQUIRY_COLUMNS})
+)

@@ -9,6 +9,8 @@ shared with subject access credentials).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -227,11 +229,65 @@ def revoke_key(session: Session, *, key_id: str, actor: str, at: datetime | None
     return key
 
 
+class KeyCache:
+    """Keys this process checked against the database in the last `ttl` seconds.
+
+    An API server checks the key of every request; with a cache, a key seen less than `ttl`
+    seconds ago is taken without a database read. What that costs: a key revoked (or
+    rotated with no grace) in the database is still taken by a process that checked it less
+    than `ttl` seconds before, so a revocation takes effect up to `ttl` seconds late. Expiry
+    and a future revocation time (a rotated key's grace) are checked on every request against
+    the times read with the key. Only keys that passed are kept, by the SHA-256 of the token
+    (never the token itself); a wrong key always goes to the database.
+    """
+
+    def __init__(
+        self, ttl: float, *, size: int = 1024, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if ttl < 0:
+            raise ValueError(f"ttl must be >= 0 seconds; got {ttl}")
+        self.ttl, self.size, self._clock = ttl, size, clock
+        self._entries: dict[str, tuple[float, Principal, datetime | None, datetime | None]] = {}
+
+    def get(self, presented: str, at: datetime) -> Principal | None:
+        """The principal of `presented` when it was checked less than `ttl` seconds ago and is
+        neither revoked nor expired at `at` by the times read then; None otherwise."""
+        if self.ttl <= 0:
+            return None
+        hit = self._entries.get(tokens.token_sha256(presented))
+        if hit is None:
+            return None
+        checked, who, revoked_at, expires_at = hit
+        if (
+            self._clock() - checked >= self.ttl
+            or (revoked_at is not None and revoked_at <= at)
+            or (expires_at is not None and expires_at <= at)
+        ):
+            return None
+        return who
+
+    def put(
+        self, presented: str, who: Principal, revoked_at: datetime | None,
+        expires_at: datetime | None,
+    ) -> None:  # fmt: skip
+        """Remember a key that passed its database check just now."""
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.size:
+            self._entries.clear()  # a few keys per institution: a full cache is rare
+        self._entries[tokens.token_sha256(presented)] = (self._clock(), who, revoked_at,
+                                                          expires_at)  # fmt: skip
+
+
 def authenticate(
-    session: Session, presented: str | None, *, at: datetime | None = None
+    session: Session,
+    presented: str | None,
+    *,
+    at: datetime | None = None,
+    cache: KeyCache | None = None,
 ) -> Principal:
     """The principal a presented token stands for; Unauthorized when it is wrong, revoked or
-    expired."""
+    expired. A key that passes goes into `cache` (see `KeyCache`)."""
     at = at or utcnow()
     match = _TOKEN.fullmatch(presented) if isinstance(presented, str) else None
     if match is None:
@@ -254,7 +310,7 @@ def authenticate(
         session.execute(
             update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=key.last_used_at)
         )
-    return Principal(
+    who = Principal(
         key_id=key_id,
         institution_id=key.institution_id,
         institution_code=key.code,
@@ -262,6 +318,9 @@ def authenticate(
         institution_name=key.name,
         institution_kind=str(key.kind),
     )
+    if cache is not None:
+        cache.put(presented, who, key.revoked_at, key.expires_at)
+    return who
 
 
 _KEY_BY_ID = (

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
+from credo.access.keys import KeyCache
 from credo.api import problems
 from credo.api.deps import ApiContext, Context
 from credo.api.limits import BodyLimit, RateLimiter
@@ -82,6 +83,7 @@ def create_app(
         settings=settings,
         limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
         metrics=Metrics(),
+        keys=KeyCache(settings.api_key_cache_seconds),
     )
 
     @asynccontextmanager

@@ -16,11 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from credo.access.keys import Principal, authenticate
+from credo.access.keys import KeyCache, Principal, authenticate
 from credo.api.limits import RateLimiter
 from credo.api.metrics import Metrics
 from credo.config import Settings
-from credo.db import transaction
+from credo.db import transaction, utcnow
 from credo.errors import Unauthorized
 from credo.security.keys import KeyRing
 
@@ -35,6 +35,8 @@ class ApiContext:
     settings: Settings
     limiter: RateLimiter
     metrics: Metrics
+    #: keys checked in the last ``settings.api_key_cache_seconds`` (at most 1 s)
+    keys: KeyCache
 
     def transaction(self) -> AbstractContextManager[Session]:
         """One transaction: committed when the block ends, rolled back on any error."""
@@ -70,9 +72,12 @@ Token = Annotated[str, Depends(bearer_token)]
 def principal(ctx: Context, token: Token) -> Principal:
     """The institution calling, from its bearer token; 401 when the key is missing, wrong,
     revoked or expired; 429 when the key is over its rate limit. A dependency, so that an
-    unauthenticated caller is refused before its body is looked at."""
-    with ctx.transaction() as session:
-        who = authenticate(session, token)
+    unauthenticated caller is refused before its body is looked at. A key this process
+    checked less than ``api_key_cache_seconds`` ago is not read again (`KeyCache`)."""
+    who = ctx.keys.get(token, utcnow())
+    if who is None:
+        with ctx.transaction() as session:
+            who = authenticate(session, token, cache=ctx.keys)
     ctx.limiter.take(who.key_id)
     return who
 

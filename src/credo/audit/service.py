@@ -62,6 +62,7 @@ from credo.audit.chain import (
 from credo.audit.models import AuditCheckpoint, AuditEntry
 from credo.config import get_settings
 from credo.db import utcnow
+from credo.dbraw import RawStatement, driver
 from credo.errors import IntegrityError
 from credo.security.keys import KeyRing
 
@@ -193,7 +194,18 @@ def write_unsealed(session: Session, entries: list[dict[str, Any]]) -> None:
             "at": e.get("at") or utcnow(), "actor": e["actor"], "action": e["action"],
             "target": e["target"], "details": canonical_json(e.get("details") or {}),
         })  # fmt: skip
-    session.execute(insert(AuditEntry.__table__), rows)
+    pg = driver(session)
+    if pg is not None:  # the API's hot path: straight on psycopg (credo.dbraw)
+        _RAW_INSERT_UNSEALED.run(pg, rows[0] if len(rows) == 1 else rows)
+    else:
+        session.execute(insert(AuditEntry.__table__), rows)
+
+
+_RAW_INSERT_UNSEALED = RawStatement(
+    insert(AuditEntry.__table__).values(
+        {c: bindparam(c) for c in ("at", "actor", "action", "target", "details")}
+    )
+)
 
 
 def seal(session: Session, *, wait: bool = True) -> int:

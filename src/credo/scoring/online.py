@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from credo.audit import service as audit
 from credo.config import Profile, get_settings
 from credo.db import UTCDateTime
+from credo.dbraw import RawStatement, driver, pipelined
 from credo.feature.pit import ACCOUNT_SCHEMA, INQUIRY_SCHEMA, PUBLIC_SCHEMA, STATUS_SCHEMA
 from credo.feature.service import _plain_rows, _statements
 from credo.feature.single import features_from_rows
@@ -74,20 +75,27 @@ _V = ModelVersion.__table__.c
 _CHAMPION = select(_V.id, _V.name, _V.version, _V.kind, _V.spec_sha256).where(
     _V.segment == bindparam("segment"), _V.status == ModelStatus.champion.value
 )
+_RAW_CHAMPION = RawStatement(_CHAMPION)
 _MODELS: dict[tuple[int, str], Champion] = {}
 _MODELS_LOCK = threading.Lock()
 
 
 def champion(session: Session, segment: str) -> Champion | None:
     """The segment's champion now, or None when none is published."""
-    row = session.execute(_CHAMPION, {"segment": Segment(segment).value}).first()
+    params = {"segment": Segment(segment).value}
+    pg = driver(session)
+    if pg is not None:
+        rows = _RAW_CHAMPION.all(pg, params)
+        row = rows[0] if rows else None
+    else:
+        row = session.execute(_CHAMPION, params).first()
     if row is None:
         return None
-    key = (row.id, row.spec_sha256)
+    key = (row[0], row[4])  # id, spec hash
     hit = _MODELS.get(key)
     if hit is None:
-        version = session.get(ModelVersion, row.id)
-        hit = Champion(row.id, version.label, version.kind.value, row.spec_sha256,
+        version = session.get(ModelVersion, key[0])
+        hit = Champion(key[0], version.label, version.kind.value, key[1],
                        registry.load(version))  # fmt: skip
         with _MODELS_LOCK:
             _MODELS.clear()  # one champion per segment and a few segments: keep the latest
@@ -153,6 +161,13 @@ _ROWS = _statements(
     None, bindparam("subject_ids", expanding=True), bindparam("before", type_=UTCDateTime())
 )
 _SCHEMAS = (ACCOUNT_SCHEMA, STATUS_SCHEMA, INQUIRY_SCHEMA, PUBLIC_SCHEMA)
+# the same on psycopg directly: text columns come back as the plain strings `_plain_rows` makes
+_RAW_ROWS = tuple(RawStatement(stmt) for stmt in _ROWS)
+_SCORE_COLUMNS = ("subject_id", "model_version_id", "score", "grade", "pd", "reasons", "inputs",
+                  "input_fingerprint", "as_of", "scored_at", "trigger")  # fmt: skip
+_RAW_INSERT_SCORE = RawStatement(
+    insert(SubjectScore.__table__).values({c: bindparam(c) for c in _SCORE_COLUMNS})
+)
 
 
 def features_now(
@@ -166,8 +181,12 @@ def features_now(
     """`one_subject_features` of the file as it is now (no knowledge cut), from four cached
     statements; None when the subject has no account opened by `as_of` that has not expired."""
     params = {"subject_ids": [subject_id], "before": inquiries_before}
-    acc, st, inq, pub = (_plain_rows(session, stmt.params(params), schema)
-                         for stmt, schema in zip(_ROWS, _SCHEMAS, strict=True))  # fmt: skip
+    pg = driver(session)
+    if pg is not None:  # PostgreSQL: the four reads in one round trip, rows as plain tuples
+        acc, st, inq, pub = pipelined(pg, ((stmt, params) for stmt in _RAW_ROWS))
+    else:
+        acc, st, inq, pub = (_plain_rows(session, stmt.params(params), schema)
+                             for stmt, schema in zip(_ROWS, _SCHEMAS, strict=True))  # fmt: skip
     accounts, statuses, public_records = drop_expired_rows(
         acc, st, pub, profile=retention or get_settings().jurisdiction, as_of=as_of
     )
@@ -207,13 +226,15 @@ def score_subject(
         ).hexdigest()
         result = OnlineScore(score, grade, pd, registry.canonical(reasons), text, fingerprint,
                              as_of, now)  # fmt: skip
-        session.execute(
-            insert(SubjectScore.__table__),
-            [{"subject_id": subject_id, "model_version_id": model.id, "score": score,
-              "grade": grade, "pd": pd, "reasons": result.reasons, "inputs": text,
-              "input_fingerprint": fingerprint, "as_of": as_of, "scored_at": now,
-              "trigger": trigger}],
-        )  # fmt: skip
+        row = {"subject_id": subject_id, "model_version_id": model.id, "score": score,
+               "grade": grade, "pd": pd, "reasons": result.reasons, "inputs": text,
+               "input_fingerprint": fingerprint, "as_of": as_of, "scored_at": now,
+               "trigger": trigger}  # fmt: skip
+        pg = driver(session)
+        if pg is not None:
+            _RAW_INSERT_SCORE.run(pg, row)
+        else:
+            session.execute(insert(SubjectScore.__table__), [row])
     scored = int(result is not None)
     target = f"subject:{subject_ref}" if result is not None else "subjects:1"
     audit.record(session, actor=actor, action="score.compute", target=target,
