@@ -177,16 +177,36 @@ class PointsScorer:
         codes, distinct = coded
         return table.take(category_slots(cats, missing, distinct)).take(codes)
 
-    def score(self, X: Any) -> np.ndarray:
+    def score(self, X: Any, *, engine: str = "auto") -> np.ndarray:
         """The score of every row: the sum of its points.
 
         Added feature by feature, the order of `score_one` (and of optbinning), so unrounded
         points give the same floating-point sum either way. The first feature's points (a
         fresh array) start the sum: adding them to 0 would give the same numbers.
+
+        `engine`: ``"numpy"`` scores column by column with NumPy; ``"compiled"`` in one
+        compiled pass over the rows (numba, `credo.scoring.kernel`); ``"auto"`` (default)
+        takes the compiled pass for frames of at least `KERNEL_MIN_ROWS` rows when numba
+        can be imported. Both give exactly the same scores.
         """
+        if engine not in ("auto", "numpy", "compiled"):
+            raise ValueError(f"engine must be auto, numpy or compiled; got {engine!r}")
+        columns = [column_of(X, f.name, j) for j, f in enumerate(self.features)]
+        lengths = {len(c) for c in columns}
+        if len(lengths) > 1:
+            raise ValueError(f"the columns to score differ in length: {sorted(lengths)}")
+        n = lengths.pop()
+        if engine == "compiled" or (engine == "auto" and n >= KERNEL_MIN_ROWS):
+            kernel = _kernel(required=engine == "compiled")
+            if kernel is not None:
+                return _CompiledPass(self, kernel, columns, n).run()
+        return self._sum_points(columns, self._feature_points)
+
+    def _sum_points(self, columns: Sequence[Any], points_of: Any) -> np.ndarray:
+        """Each feature's points ``points_of(j, feature, column)`` added up in feature order."""
         total = None
-        for j, f in enumerate(self.features):
-            pts = self._feature_points(j, f, column_of(X, f.name, j))
+        for j, (f, column) in enumerate(zip(self.features, columns, strict=True)):
+            pts = points_of(j, f, column)
             if total is None:
                 total = pts
             else:
@@ -332,6 +352,170 @@ def identity_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     rows = np.empty(k, dtype=np.intp)
     rows[codes] = np.arange(n)  # any row of each code will do: they hold the same object
     return codes, values[rows]
+
+
+#: frames of at least this many rows are scored by the compiled pass when numba is installed
+#: (importing numba and loading the cached kernel costs ~0.3 s once per process)
+KERNEL_MIN_ROWS = 65_536
+
+_KERNEL: Any = None
+
+
+def _kernel(*, required: bool) -> Any:
+    """`credo.scoring.kernel` (importing numba the first time), or None without numba."""
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            from credo.scoring import kernel
+        except ImportError as e:
+            _KERNEL = False
+            if required:
+                raise ImportError("the compiled scoring pass needs numba") from e
+        else:
+            _KERNEL = kernel
+    if _KERNEL is False and required:
+        raise ImportError("the compiled scoring pass needs numba")
+    return _KERNEL or None
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only, C-contiguous view (numba compiles one loop for one array type)."""
+    a = np.ascontiguousarray(a).view()
+    a.flags.writeable = False
+    return a
+
+
+class _ObjectTable:
+    """Object address -> points, for the objects of one text column met so far.
+
+    Open addressing with linear probing, kept at most half full, read by the compiled pass.
+    Every entry's points come from `category_slots` (the text rule) applied to the object.
+    """
+
+    def __init__(self, kernel: Any, size: int) -> None:
+        self.kernel = kernel
+        self.used = 0
+        self._allocate(size)
+
+    def _allocate(self, size: int) -> None:
+        bits = max(4, (2 * size - 1).bit_length())
+        self.keys = np.zeros(1 << bits, dtype=np.uintp)
+        # one more value: the miss slot the loop reads for an address not in the table
+        self.values = np.full((1 << bits) + 1, np.nan)
+        self.shift = np.uint64(64 - bits)
+
+    def add(self, addresses: np.ndarray, points: np.ndarray) -> None:
+        if 2 * (self.used + len(addresses)) > len(self.keys):
+            held = self.keys != 0
+            keys, values = self.keys[held], self.values[:-1][held]
+            self._allocate(2 * (self.used + len(addresses)))
+            self.used = self.kernel.insert(self.keys, self.values, self.shift, keys, values)
+        self.used = self.kernel.insert(self.keys, self.values, self.shift, addresses, points)
+
+
+class _CompiledPass:
+    """One `PointsScorer.score` through a loop of `credo.scoring.kernel`.
+
+    Text columns are looked up by object: the objects of a sample of rows (the first
+    `IDENTITY_MIN_ROWS`, or an evenly spaced wider sample when those hold many) are put
+    through the text rule first; rows holding other objects are found after the pass and
+    scored with the NumPy path (the same rule).
+    Columns whose sample looks like mostly distinct objects, and pandas categoricals, are
+    scored with the NumPy path and their points handed to the loop.
+    """
+
+    def __init__(self, scorer: PointsScorer, kernel: Any, columns: Sequence[Any], n: int) -> None:
+        self.scorer, self.kernel, self.n = scorer, kernel, n
+        #: per feature, what the NumPy path scores unseen objects' rows on
+        self.columns: list[np.ndarray] = []
+        self.tables: list[_ObjectTable | None] = []
+        self.kinds: list[str] = []
+        for j, (f, raw) in enumerate(zip(scorer.features, columns, strict=True)):
+            table = values = None
+            if f.dtype == "numerical":
+                self.columns.append(np.ascontiguousarray(numeric_column(raw)))
+                self.kinds.append("N")
+            else:
+                if not isinstance(getattr(raw, "dtype", None), pd.CategoricalDtype):
+                    values = _object_values(raw)
+                    table = self._seed(j, f, values)
+                if table is None:  # a categorical dtype, or mostly distinct objects
+                    pts = scorer._category_points(j, f, raw if values is None else values)
+                    self.columns.append(pts)
+                    self.kinds.append("P")
+                else:
+                    self.columns.append(values)
+                    self.kinds.append("O")
+            self.tables.append(table)
+        features = scorer.features
+        self.loop = kernel.loop_for(
+            kernel.shape_of(
+                "".join(self.kinds),
+                [
+                    k == "N" and bool(f.special_codes)
+                    for f, k in zip(features, self.kinds, strict=True)
+                ],
+                [len(f.splits) > COMPARE_SPLITS for f in features],
+            )
+        )
+        self._specials = [np.asarray(f.special_codes, dtype=np.float64) for f in scorer.features]
+
+    def _seed(self, j: int, f: FeaturePoints, values: np.ndarray) -> _ObjectTable | None:
+        """A table of the objects in a sample of the column; None when they are mostly distinct."""
+        addresses = np.asarray(_Addresses(values))
+        head = addresses[:IDENTITY_MIN_ROWS]
+        seen, rows = np.unique(head, return_index=True)
+        if len(seen) * 8 > len(head):  # not a handful: look at a wider sample
+            step = max(1, len(addresses) // IDENTITY_SAMPLE)
+            sample = addresses[::step]
+            seen, rows = np.unique(sample, return_index=True)
+            if len(seen) * 2 > len(sample):
+                return None
+            rows *= step
+        table = _ObjectTable(self.kernel, len(seen))
+        self._learn(j, f, table, values, rows)
+        return table
+
+    def _learn(
+        self, j: int, f: FeaturePoints, table: _ObjectTable, values: np.ndarray, rows: np.ndarray
+    ) -> None:
+        """Put the objects of `rows` (one row per object) through the text rule into `table`."""
+        slots = category_slots(self.scorer._cat_maps[j], len(f.points), values[rows])
+        addresses = np.asarray(_Addresses(values))[rows]
+        table.add(addresses, self.scorer._tables[j].take(slots))
+
+    def _arguments(self) -> list[Any]:
+        args: list[Any] = []
+        for j, kind in enumerate(self.kinds):
+            column, table = self.columns[j], self.tables[j]
+            if kind == "N":
+                scorer = self.scorer
+                args += [column, scorer._split_arrays[j], self._specials[j], scorer._tables[j]]
+            elif kind == "O":
+                assert table is not None
+                args += [np.asarray(_Addresses(column)), table.keys, table.values, table.shift]
+            else:
+                args.append(column)
+        return args
+
+    def run(self) -> np.ndarray:
+        out = np.empty(self.n, dtype=np.float64)
+        if not self.loop(*self._arguments(), out):
+            return out
+        # rows holding objects the sample did not: scored again by the NumPy path
+        unseen = [
+            self.kernel.unseen(np.asarray(_Addresses(self.columns[j])), table.keys, table.shift)
+            for j, table in enumerate(self.tables)
+            if table is not None
+        ]
+        rows = np.unique(np.concatenate(unseen))
+        out[rows] = self.scorer._sum_points([c[rows] for c in self.columns], self._points)
+        return out
+
+    def _points(self, j: int, f: FeaturePoints, column: np.ndarray) -> np.ndarray:
+        if self.kinds[j] == "P":  # computed already
+            return column
+        return self.scorer._feature_points(j, f, column)
 
 
 def category_slots(categories: Mapping[str, int], missing: int, values: np.ndarray) -> np.ndarray:
