@@ -26,6 +26,7 @@ from credo.audit import service as audit
 from credo.config import Profile
 from credo.db import utcnow
 from credo.errors import FormatError, NotFound
+from credo.furnishing.columnar import status_candidate, validate_statuses
 from credo.furnishing.models import BatchStatus, FurnishingBatch, QuarantinedRow
 from credo.furnishing.reader import HashingReader, iter_csv, iter_jsonl, sniff
 from credo.furnishing.store import RecordStore
@@ -152,14 +153,24 @@ class BatchRun:
                 )
 
     def process(self, rows) -> None:
-        """Validate and store one chunk of raw rows."""
+        """Validate and store one chunk of raw rows.
+
+        Plain status rows are validated a chunk at a time as columns (`validate_statuses`);
+        every row that lane does not take is validated on its own, as is every other row.
+        """
         good = []
+        validate, known = self.validator.validate, self.validator.status_fields
+        self.report.lines += len(rows)
+        plain = [raw for raw in rows if status_candidate(raw.data, known)]
+        lane, _ = validate_statuses(self.validator, plain)
+        if lane is not None:
+            taken = set(lane.line.tolist())
+            rows = [raw for raw in rows if raw.line not in taken]
         for raw in rows:
-            self.report.lines += 1
             if raw.data is None:
                 self.reject(raw.line, None, [Problem(None, raw.error or "unreadable")], raw.text)
                 continue
-            rtype, rec, problems = self.validator.validate(raw.data)
+            rtype, rec, problems = validate(raw.data)
             if problems:
                 self.reject(raw.line, rtype, problems, raw.text)
             else:
@@ -167,7 +178,7 @@ class BatchRun:
         # the quarantined rows of the last chunk too: written here, not right after storing it,
         # so that its status COPY (PostgreSQL) completes while this chunk was read and validated
         self.write_quarantine()
-        self.store.store_chunk(good)
+        self.store.store_chunk(good, lane)
 
     def write_quarantine(self) -> None:
         """Insert the quarantined rows collected so far."""

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from hashlib import sha256
 
+import numpy as np
+import polars as pl
 from sqlalchemy import event, select, tuple_, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
@@ -21,8 +23,10 @@ from sqlalchemy.orm import Session
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.config import Profile
 from credo.db import utcnow
+from credo.furnishing.columnar import StatusColumns
 from credo.furnishing.models import FurnishingBatch
 from credo.furnishing.rules import (
+    MAX_DPD_GROWTH_PER_MONTH,
     AccountState,
     check_dpd_aging,
     check_status_against_account,
@@ -31,6 +35,7 @@ from credo.furnishing.rules import (
 from credo.furnishing.validate import (
     AccountRec,
     Problem,
+    StatusRec,
     SubjectRec,
 )
 from credo.inquiry.models import Inquiry, InquirySource
@@ -97,6 +102,11 @@ _STATUS_COPY_COLUMNS = (
 )  # fmt: skip
 _NULL = "\\N"  # COPY text format's NULL
 _STATUS_COPY_SQL = f"COPY status_record ({', '.join(_STATUS_COPY_COLUMNS)}) FROM STDIN"
+
+
+def _month_date(m: int) -> date:
+    """The first day of month `m`, counted as ``year * 12 + month - 1``."""
+    return date(m // 12, m % 12 + 1, 1)
 
 
 def _prev_month(d: date) -> date:
@@ -195,13 +205,15 @@ class RecordStore:
         )
         self._count(table.name, superseded=len(ids))
 
-    def _insert(self, model, rows: list[dict]) -> None:
-        if rows:
+    def _insert(self, model, rows: list[dict], copy_text: list[str] = ()) -> None:
+        if copy_text and not (model is StatusRecord and self._copy):
+            raise ValueError("COPY text rows are for status_record on PostgreSQL only")
+        if rows or copy_text:
             if model is StatusRecord and self._copy:
-                self._copy_statuses(rows)
+                self._copy_statuses(rows, copy_text)
             else:
                 self.session.execute(model.__table__.insert(), rows)
-            self._count(model.__table__.name, inserted=len(rows))
+            self._count(model.__table__.name, inserted=len(rows) + len(copy_text))
 
     def _insert_returning_ids(self, model, rows: list[dict]) -> list[int]:
         """Insert `rows`; returns their ids in row order.
@@ -231,7 +243,7 @@ class RecordStore:
             )
         )
 
-    def _copy_statuses(self, rows: list[dict]) -> None:
+    def _copy_statuses(self, rows: list[dict], text_rows: list[str] = ()) -> None:
         """Bulk-load status rows with PostgreSQL COPY in the session's transaction.
 
         The rows are written as COPY text directly: every column is a number, a date, a UTC
@@ -241,7 +253,7 @@ class RecordStore:
         """
         self.finish_copy()
         conn = self.session.connection().connection.driver_connection
-        out = []
+        out = list(text_rows)
         for r in rows:
             sup = r["superseded_at"]
             notified = r["subject_notified_on"]
@@ -333,8 +345,11 @@ class RecordStore:
         self.reject(line, rtype, [Problem(field, reason)], text, held=True)
 
     # -- entry point -----------------------------------------------------------------
-    def store_chunk(self, rows: list[tuple[int, str, object, str | None]]) -> None:
-        """Store one chunk of validated rows, record types in dependency order."""
+    def store_chunk(
+        self, rows: list[tuple[int, str, object, str | None]], lane: StatusColumns | None = None
+    ) -> None:
+        """Store one chunk of validated rows, record types in dependency order; `lane` holds
+        the chunk's statuses validated as columns (`credo.furnishing.columnar`)."""
         by_type: dict[str, list] = defaultdict(list)
         for row in rows:
             by_type[row[1]].append(row)
@@ -353,8 +368,8 @@ class RecordStore:
         if by_type.get("inquiry"):
             self._inquiries(by_type["inquiry"])
         # last: on PostgreSQL its COPY is left to complete while the next chunk is validated
-        if by_type.get("status"):
-            self._statuses(by_type["status"])
+        if by_type.get("status") or lane is not None:
+            self._statuses(by_type.get("status", []), lane)
 
     # -- subjects --------------------------------------------------------------------
     def _subjects(self, rows) -> None:
@@ -673,8 +688,19 @@ class RecordStore:
                     self.accounts[rec.account_ref].version_id = vid
 
     # -- monthly statuses ------------------------------------------------------------
-    def _statuses(self, rows) -> None:
-        self._load_accounts({r[2].account_ref for r in rows})
+    def _statuses(self, rows, lane: StatusColumns | None = None) -> None:
+        """Store one chunk's statuses: `rows` validated one by one, `lane` as columns.
+
+        An account whose lane rows all pass the cross-record rules in one vectorised pass
+        (`_lane_accounts`) is stored straight from the columns; every other account's rows go
+        through the row-by-row loop below in line order. Each account's outcome depends only on
+        its own rows and stored months, so splitting by account gives the same result as the
+        loop over every row (tested).
+        """
+        refs = {r[2].account_ref for r in rows}
+        if lane is not None:
+            refs.update(lane.ref)
+        self._load_accounts(refs)
         # per account, the range of periods this chunk touches (and the month before it)
         spans: dict[int, tuple[date, date]] = {}
         for _, _, rec, _ in rows:
@@ -682,6 +708,23 @@ class RecordStore:
             if st is not None and st.account_id > 0:
                 lo, hi = spans.get(st.account_id, (rec.period, rec.period))
                 spans[st.account_id] = (min(lo, _prev_month(rec.period)), max(hi, rec.period))
+        lane_aid = None
+        if lane is not None:
+            lane_aid = np.fromiter(
+                (getattr(self.accounts.get(r), "account_id", -1) for r in lane.ref),
+                np.int64,
+                len(lane),
+            )
+            known = lane_aid > 0
+            if known.any():
+                frame = pl.DataFrame({"aid": lane_aid[known], "m": lane.month[known]})
+                per_account = frame.group_by("aid").agg(
+                    lo=pl.col("m").min() - 1, hi=pl.col("m").max()
+                )
+                for aid, m_lo, m_hi in per_account.iter_rows():
+                    p_lo, p_hi = _month_date(m_lo), _month_date(m_hi)
+                    lo, hi = spans.get(aid, (p_lo, p_hi))
+                    spans[aid] = (min(lo, p_lo), max(hi, p_hi))
         stored: dict[tuple[int, date], tuple[int, str, int, int]] = {}
         if spans:
             # one indexed range scan (account_id leads the partial unique index); a tuple IN
@@ -712,6 +755,15 @@ class RecordStore:
                 ):  # fmt: skip
                     disputed.setdefault((aid, period), {})[h] = self.dispute_batches[bid]
         versions = _Versions(self, StatusRecord, stored)
+        copy_text: list[str] = []
+        if lane is not None:
+            slow_refs = {r[2].account_ref for r in rows}
+            disputed_aids = {aid for aid, _ in disputed}
+            demoted = self._lane_statuses(
+                lane, lane_aid, stored, slow_refs, disputed_aids, versions, copy_text
+            )
+            if demoted:
+                rows = sorted([*rows, *demoted], key=lambda r: r[0])
         pending, decide, last_dpd = versions.pending, versions.decide, self.last_dpd
         batch_id, now = self.batch_id, self.now
         for line, rtype, rec, text in rows:
@@ -777,7 +829,157 @@ class RecordStore:
                 "amount_paid_cents": rec.amount_paid_cents, "days_past_due": rec.days_past_due,
                 "subject_notified_on": notified,
             }  # fmt: skip
-        versions.write()
+        versions.write(copy_text)
+
+    def _lane_statuses(
+        self,
+        lane: StatusColumns,
+        aid: np.ndarray,
+        stored: dict,
+        slow_refs: set[str],
+        disputed_aids: set[int],
+        versions: _Versions,
+        copy_text: list[str],
+    ) -> list[tuple[int, str, StatusRec, str | None]]:
+        """Store the lane's rows of every account whose rows all pass the rules at once.
+
+        The rules are the row-by-row loop's, for an account whose rows in this chunk are in
+        ascending period order and all pass: the previous month a row is aged against is then
+        the account's row before it (or, for its first row, the last month this batch stored
+        for it, else the stored calendar month before). Returns, as records for the loop, the
+        rows of every other account: unknown, held or disputed ones, accounts with rows outside
+        the lane, out of order, or with any row breaking a rule (whose problems the loop
+        reports exactly as before).
+        """
+        n = len(lane)
+        demote = np.zeros(n, bool)
+        # -- per account: can its rows be stored from the columns at all?
+        ok_aid: dict[int, tuple[int, int, int]] = {}  # account -> (opened, closed, closed flag)
+        blocked: set[int] = set()
+        for ref in set(lane.ref):
+            st = self.accounts.get(ref)
+            if st is None or st.account_id <= 0:
+                continue  # demoted below (aid <= 0)
+            if (
+                ref in slow_refs
+                or ref in self.held_refs
+                or st.subject_id in self.held_subjects
+                or st.account_id in disputed_aids
+            ):
+                blocked.add(st.account_id)
+                continue
+            closed = st.closed_on
+            ok_aid[st.account_id] = (
+                st.opened_on.year * 12 + st.opened_on.month - 1,
+                -1 if closed is None else closed.year * 12 + closed.month - 1,
+                1 if (st.status == "closed" and closed is not None) else 0,
+            )
+        demote |= aid <= 0
+        if blocked:
+            demote |= np.isin(aid, np.fromiter(blocked, np.int64, len(blocked)))
+        order = np.lexsort((lane.line, aid))
+        a, m = aid[order], lane.month[order]
+        dpd, bal = lane.dpd[order], lane.balance[order]
+        first = np.ones(n, bool)
+        first[1:] = a[1:] != a[:-1]
+        prev_m = np.empty(n, np.int64)
+        prev_dpd = np.empty(n, np.int64)
+        prev_m[1:], prev_dpd[1:] = m[:-1], dpd[:-1]
+        has_prev = ~first
+        bad = ~first & (m <= prev_m)  # periods must ascend within the account
+        acct = np.zeros((n, 3), np.int64)
+        starts = np.flatnonzero(first)
+        for i, j in zip(starts.tolist(), [*starts[1:].tolist(), n], strict=True):
+            x = int(a[i])
+            info = ok_aid.get(x)
+            if info is None:
+                continue
+            acct[i:j] = info
+            last = self.last_dpd.get(x)
+            if last is not None:
+                lm = last[0].year * 12 + last[0].month - 1
+                if lm >= m[i]:
+                    bad[i] = True  # this batch already stored a later month: the loop decides
+                    continue
+                prev_m[i], prev_dpd[i], has_prev[i] = lm, last[1], True
+            else:
+                got = stored.get((x, _month_date(int(m[i]) - 1)))
+                if got is not None:
+                    prev_m[i], prev_dpd[i], has_prev[i] = m[i] - 1, got[3], True
+        bad |= m < acct[:, 0]  # before the account was opened
+        bad |= (acct[:, 2] == 1) & (m >= acct[:, 1]) & (bal != 0)  # closed, yet a balance
+        months = m - prev_m
+        bad |= has_prev & (months > 0) & (dpd > prev_dpd + MAX_DPD_GROWTH_PER_MONTH * months)
+        if bad.any():
+            demote |= np.isin(aid, np.unique(a[bad]))
+        take = order[~demote[order]]  # rows stored from the columns, account by account
+        out = [
+            (int(lane.line[i]), "status", lane.record(i), lane.text[i])
+            for i in np.flatnonzero(demote)
+        ]
+        if not len(take):
+            return out
+        # -- content hashes, duplicates and corrections, from the columns
+        notified = [lane.notified[i] for i in take]
+        t_aid, t_m = aid[take], lane.month[take]
+        t_bal, t_due, t_paid = lane.balance[take], lane.due[take], lane.paid[take]
+        t_dpd, t_line = lane.dpd[take], lane.line[take]
+        hashes = [
+            sha256(f"{b}\x1f{d}\x1f{p}\x1f{k}\x1f{'' if nt is None else nt}".encode()).hexdigest()
+            for b, d, p, k, nt in zip(
+                t_bal.tolist(), t_due.tolist(), t_paid.tolist(), t_dpd.tolist(), notified,
+                strict=True,
+            )
+        ]  # fmt: skip
+        periods = [_month_date(x) for x in t_m.tolist()]
+        out_rows = []
+        accepted = corrections = duplicates = 0
+        supersede = versions.supersede
+        for k, (x, period, h) in enumerate(zip(t_aid.tolist(), periods, hashes, strict=True)):
+            got = stored.get((x, period))
+            if got is None:
+                accepted += 1
+                out_rows.append((k, 1))
+            elif got[1] == h:
+                duplicates += 1
+            else:
+                corrections += 1
+                supersede.append(got[0])
+                out_rows.append((k, got[2] + 1))
+        o = self.outcome
+        o.accepted += accepted
+        o.corrections += corrections
+        o.duplicates += duplicates
+        # the last month of each account, as the loop would leave it
+        last_of = np.ones(len(take), bool)
+        last_of[:-1] = t_aid[1:] != t_aid[:-1]
+        for k in np.flatnonzero(last_of):
+            self.last_dpd[int(t_aid[k])] = (periods[k], int(t_dpd[k]))
+        if not out_rows:
+            return out
+        l_aid, l_bal, l_due = t_aid.tolist(), t_bal.tolist(), t_due.tolist()
+        l_paid, l_dpd, l_line = t_paid.tolist(), t_dpd.tolist(), t_line.tolist()
+        if self._copy:
+            recorded, batch = self.now.isoformat(), self.batch_id
+            copy_text.extend(
+                f"{l_aid[k]}\t{periods[k]}\t{l_bal[k]}\t{l_due[k]}\t{l_paid[k]}\t{l_dpd[k]}\t"
+                f"{_NULL if notified[k] is None else notified[k]}\t{v}\t{hashes[k]}\t"
+                f"{recorded}\t{_NULL}\t{_NULL}\t{batch}\t{l_line[k]}\n"
+                for k, v in out_rows
+            )
+        else:
+            for k, v in out_rows:
+                nt = notified[k]
+                versions.rows.append({
+                    "batch_id": self.batch_id, "line_no": l_line[k], "content_hash": hashes[k],
+                    "version": v, "recorded_at": self.now, "superseded_at": None,
+                    "superseded_by_batch_id": None, "account_id": l_aid[k],
+                    "period": periods[k], "balance_cents": l_bal[k],
+                    "amount_due_cents": l_due[k], "amount_paid_cents": l_paid[k],
+                    "days_past_due": l_dpd[k],
+                    "subject_notified_on": None if nt is None else date.fromisoformat(nt),
+                })  # fmt: skip
+        return out
 
     # -- public records --------------------------------------------------------------
     def _public_records(self, rows) -> None:
@@ -857,6 +1059,8 @@ class _Versions:
         self.stored = stored
         self.pending: dict = {}
         self.history: list[dict] = []
+        #: rows decided elsewhere (the status lane), written with the others
+        self.rows: list[dict] = []
         self.supersede: list[int] = []
 
     def decide(self, key, content_hash: str) -> int | None:
@@ -885,10 +1089,13 @@ class _Versions:
         out.accepted += 1
         return 1
 
-    def write(self) -> None:
-        """Mark superseded rows, then insert history and current rows."""
+    def write(self, copy_text: list[str] | None = None) -> None:
+        """Mark superseded rows, then insert history and current rows (and `copy_text`: rows
+        already in COPY text format, PostgreSQL only)."""
         self.store._supersede(self.model, self.supersede)
-        self.store._insert(self.model, [*self.history, *self.pending.values()])
+        self.store._insert(
+            self.model, [*self.history, *self.rows, *self.pending.values()], copy_text or []
+        )
 
 
 def _parts(items: list, size: int = 500):

@@ -181,6 +181,22 @@ class RowValidator:
         self._status_fast_ok = not (self._banned & {f.casefold() for f in self._known["status"]})
         self._negative_before = profile.negative_notice == "before"
 
+    @property
+    def status_lane_ok(self) -> bool:
+        """Whether plain status rows may skip the per-row checks (`credo.furnishing.columnar`):
+        not when the profile bans a status field's name."""
+        return self._status_fast_ok
+
+    @property
+    def negative_notice_before(self) -> bool:
+        """Whether negative data needs `subject_notified_on` (the profile's notice rule)."""
+        return self._negative_before
+
+    @property
+    def status_fields(self) -> frozenset[str]:
+        """The field names a status row may carry (``record_type`` included)."""
+        return self._known["status"]
+
     # -- shared parsers --------------------------------------------------------------
     def _date(self, raw: Any) -> date:
         d = parse_date(raw)
