@@ -76,14 +76,14 @@ class RawStatement:
                 cur.executemany(self.sql, [self._params(p) for p in params])
 
 
-def pipelined(
-    conn: Any, work: Iterable[tuple[RawStatement, dict[str, Any]]], *, row_factory: Any = None
-) -> list[list]:
-    """Run several selects in one round trip (psycopg's pipeline mode); their rows, in order."""
+def pipelined(conn: Any, work: Iterable[tuple]) -> list[list]:
+    """Run several selects in one round trip (psycopg's pipeline mode); their rows, in order.
+    Each piece of work is ``(statement, params)`` (rows as tuples) or ``(statement, params,
+    row_factory)``."""
     cursors = []
     with conn.pipeline():
-        for stmt, params in work:
-            cur = conn.cursor(row_factory=row_factory) if row_factory else conn.cursor()
+        for stmt, params, *factory in work:
+            cur = conn.cursor(row_factory=factory[0]) if factory else conn.cursor()
             cur.execute(stmt.sql, stmt._params(params), prepare=True)
             cursors.append(cur)
     out = []

@@ -285,3 +285,21 @@ def test_no_identifier_reaches_a_response_or_a_log(api, caplog, tmp_path):
         text = logging.Formatter().format(rec)  # with the trace, if any
         for secret in secrets:
             assert secret not in text, (rec.name, text)
+
+
+def test_a_key_revoked_while_the_server_runs_is_refused_within_a_second(api):
+    """The server keeps a checked key for at most `api_key_cache_seconds` (1 s): after that a
+    revocation made elsewhere (the CLI) is refused."""
+    cache = api.client.app.state.ctx.keys
+    assert 0 < cache.ttl <= 1.0
+    moment = [1000.0]
+    cache._clock = lambda: moment[0]
+    with api.db() as s:
+        key, token = keys.create_key(s, institution_code=BANK, roles=["querier"], actor="test")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/v1/inquiries", headers=headers).status_code == 200
+    with api.db() as s:
+        keys.revoke_key(s, key_id=key.key_id, actor="test")
+    moment[0] += cache.ttl
+    r = api.client.get("/v1/inquiries", headers=headers)
+    assert "was revoked" in assert_problem(r, 401)["detail"]

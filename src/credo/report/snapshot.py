@@ -28,12 +28,14 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.config import Profile, get_settings
 from credo.db import UTCDateTime
+from credo.dbraw import RawStatement, driver, pipelined, utc
 from credo.errors import NotFound
 from credo.feature.pit import add_months
 from credo.inquiry.models import Inquiry
@@ -219,7 +221,7 @@ def end_of_day(d: date) -> datetime:
 
 
 def _institution(row) -> InstitutionData:
-    return InstitutionData(row.code, row.name, row.kind.value)
+    return InstitutionData(row.code, row.name, str(row.kind))
 
 
 def load_snapshot(
@@ -245,7 +247,13 @@ def load_snapshot(
     historical = as_of is not None and as_of < today
     as_of = as_of or today
     known_at = end_of_day(as_of) if historical else None
-    subject = session.execute(_SUBJECT, {"sid": subject_id}).first()
+    # a report as of now on PostgreSQL: six reads in one round trip on psycopg (credo.dbraw)
+    pg = driver(session) if known_at is None else None
+    raw = _read_now(pg, subject_id, as_of, inquiry_years) if pg is not None else {}
+    if pg is not None:
+        subject = raw["subject"][0] if raw["subject"] else None
+    else:
+        subject = session.execute(_SUBJECT, {"sid": subject_id}).first()
     if subject is None:
         raise NotFound("no subject with this id")
     identity = _identity(subject, keyring, viewer)
@@ -253,10 +261,10 @@ def load_snapshot(
     if viewer is not Viewer.institution:
         snap.contacts = _contacts(session, subject_id, keyring, known_at, viewer)
     profile = profile or get_settings().jurisdiction
-    snap.accounts = _accounts(session, subject_id, as_of, known_at, profile)
-    snap.public_records = _public_records(session, subject_id, as_of, known_at, profile)
-    snap.inquiries = _inquiries(session, subject_id, as_of, known_at, inquiry_years)
-    snap.score = _score(session, subject_id, as_of, known_at)
+    snap.accounts = _accounts(session, subject_id, as_of, known_at, profile, raw)
+    snap.public_records = _public_records(session, subject_id, as_of, known_at, profile, raw)
+    snap.inquiries = _inquiries(session, subject_id, as_of, known_at, inquiry_years, raw)
+    snap.score = _score(session, subject_id, as_of, known_at, raw)
     # disputes, statements and flags: as they stood at the knowledge cut, or now
     at = known_at or now
     snap.disputes = _disputes(session, subject_id, at)
@@ -375,31 +383,41 @@ def _statuses_stmt(historical: bool) -> Select:
 
 
 def _accounts(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile
-) -> list[AccountData]:
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile,
+    raw: dict[str, list] | None = None,
+) -> list[AccountData]:  # fmt: skip
     historical = known_at is not None
     params = {"sid": subject_id, "as_of": as_of, "known_at": known_at}
+    rows = raw["accounts"] if raw else session.execute(_accounts_stmt(historical), params)
     accounts = {
         r.id: AccountData(
             account_id=r.id,
             institution=_institution(r),
+            # str(): an enum member through the session, its value through psycopg
+            account_type=str(r.account_type),
             account_ref=r.account_ref,
-            account_type=r.account_type.value,
             opened_on=r.opened_on,
             closed_on=r.closed_on,
             currency=r.currency,
             credit_limit_cents=r.credit_limit_cents,
             principal_cents=r.principal_cents,
             term_months=r.term_months,
-            status=r.status.value,
+            status=str(r.status),
         )
-        for r in session.execute(_accounts_stmt(historical), params)
+        for r in rows
     }
     if not accounts:
         return []
-    params = {"account_ids": list(accounts), "month": as_of.replace(day=1), "known_at": known_at}
-    for r in session.execute(_statuses_stmt(historical), params):
-        accounts[r.account_id].statuses.append(StatusData(*r[1:]))
+    if raw:  # every account of the subject's statuses; those of accounts not shown are left
+        for r in raw["statuses"]:
+            a = accounts.get(r[0])
+            if a is not None:
+                a.statuses.append(StatusData(*r[1:]))
+    else:
+        params = {"account_ids": list(accounts), "month": as_of.replace(day=1),
+                  "known_at": known_at}  # fmt: skip
+        for r in session.execute(_statuses_stmt(historical), params):
+            accounts[r.account_id].statuses.append(StatusData(*r[1:]))
     # negative data expired at the as-of date is not shown, even before the retention job
     # erases it: the same rule as the job (docs/retention.md)
     kept = []
@@ -439,15 +457,17 @@ def _public_records_stmt(historical: bool) -> Select:
 
 
 def _public_records(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile
-) -> list[PublicRecordData]:
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, profile: Profile,
+    raw: dict[str, list] | None = None,
+) -> list[PublicRecordData]:  # fmt: skip
     stmt = _public_records_stmt(known_at is not None)
     params = {"sid": subject_id, "as_of": as_of, "known_at": known_at}
+    rows = raw["public_records"] if raw else session.execute(stmt, params)
     # expired records are not shown (docs/retention.md)
     return [
         PublicRecordData(
-            InstitutionData(r.code, r.name, r.inst_kind.value),
-            r.kind.value,
+            InstitutionData(r.code, r.name, str(r.inst_kind)),
+            str(r.kind),
             r.authority,
             r.case_ref,
             r.amount_cents,
@@ -456,7 +476,7 @@ def _public_records(
             # a resolution dated after the as-of date had not happened yet
             r.resolved_on if r.resolved_on is not None and r.resolved_on <= as_of else None,
         )
-        for r in session.execute(stmt, params)
+        for r in rows
         if not public_record_expired(r.kind, r.filed_on, r.resolved_on, profile, as_of=as_of)
     ]
 
@@ -486,19 +506,21 @@ def _inquiries_stmt(historical: bool) -> Select:
 
 
 def _inquiries(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None, years: int
-) -> list[InquiryData]:
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None, years: int,
+    raw: dict[str, list] | None = None,
+) -> list[InquiryData]:  # fmt: skip
     since = add_months(as_of, -12 * years)
     stmt = _inquiries_stmt(known_at is not None)
     params = {"sid": subject_id, "since": since, "as_of": as_of, "known_at": known_at}
+    rows = raw["inquiries"] if raw else session.execute(stmt, params)
     return [
         InquiryData(
-            InstitutionData(r.code, r.name, r.inst_kind.value),
+            InstitutionData(r.code, r.name, str(r.inst_kind)),
             r.inquired_on,
             r.purpose,
-            r.kind.value,
+            str(r.kind),
         )
-        for r in session.execute(stmt, params)
+        for r in rows
     ]
 
 
@@ -556,10 +578,14 @@ def _gauge(session: Session, version_id: int, spec_sha256: str) -> tuple:
 
 
 def _score(
-    session: Session, subject_id: int, as_of: date, known_at: datetime | None
-) -> ScoreData | None:
+    session: Session, subject_id: int, as_of: date, known_at: datetime | None,
+    raw: dict[str, list] | None = None,
+) -> ScoreData | None:  # fmt: skip
     params = {"sid": subject_id, "as_of": as_of, "known_at": known_at}
-    s = session.execute(_score_stmt(known_at is not None), params).first()
+    if raw:
+        s = raw["score"][0] if raw["score"] else None
+    else:
+        s = session.execute(_score_stmt(known_at is not None), params).first()
     if s is None:
         return None
     name, version, kind = s.name, s.version, s.kind
@@ -570,13 +596,46 @@ def _score(
         pd=s.pd,
         reasons=orjson.loads(s.reasons),
         model=f"{name}@{version}",
-        model_kind=kind.value,
+        model_kind=str(kind),
         as_of=s.as_of,
-        scored_at=s.scored_at,
+        scored_at=utc(s.scored_at),
         offset=offset,
         factor=factor,
         score_range=score_range,
     )
+
+
+_STATUSES_NOW = version_known_at(
+    select(StatusRecord.account_id, StatusRecord.period, StatusRecord.balance_cents,
+           StatusRecord.amount_due_cents, StatusRecord.amount_paid_cents,
+           StatusRecord.days_past_due)
+    .join(Account, Account.id == StatusRecord.account_id)
+    .where(Account.subject_id == bindparam("sid"), StatusRecord.period <= bindparam("month")),
+    StatusRecord, None,
+).order_by(StatusRecord.account_id, StatusRecord.period)  # fmt: skip
+_RAW_NOW = {
+    "subject": RawStatement(_SUBJECT),
+    "accounts": RawStatement(_accounts_stmt(False)),
+    # the statuses of all the subject's accounts (`_accounts` keeps those it shows): no
+    # second round trip for the account ids
+    "statuses": RawStatement(_STATUSES_NOW),
+    "public_records": RawStatement(_public_records_stmt(False)),
+    "inquiries": RawStatement(_inquiries_stmt(False)),
+    "score": RawStatement(_score_stmt(False)),
+}
+
+
+def _read_now(pg: Any, subject_id: int, as_of: date, inquiry_years: int) -> dict[str, list]:
+    """The report's reads for a report as of now, in one round trip on psycopg: rows by name
+    (the statuses as plain tuples, the rest with attribute access)."""
+    params = {"sid": subject_id, "as_of": as_of, "month": as_of.replace(day=1),
+              "since": add_months(as_of, -12 * inquiry_years)}  # fmt: skip
+    names = list(_RAW_NOW)
+    rows = pipelined(pg, (
+        (_RAW_NOW[n], params) if n == "statuses" else (_RAW_NOW[n], params, namedtuple_row)
+        for n in names
+    ))  # fmt: skip
+    return dict(zip(names, rows, strict=True))
 
 
 def _by(moment: datetime | None, at: datetime) -> bool:
