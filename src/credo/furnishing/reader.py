@@ -236,6 +236,10 @@ def iter_csv(stream: BinaryIO) -> Iterator[RawRow]:
         if len(cells) != width:
             yield RawRow(line_no, None, f"has {len(cells)} cells; the header has {width}", joined)
             continue
+        # a cell with anything but whitespace in it (`v.strip()` without building new strings)
         yield RawRow(
-            line_no, {k: v for k, v in zip(header, cells, strict=True) if v.strip()}, None, joined
+            line_no,
+            {k: v for k, v in zip(header, cells, strict=True) if v and not v.isspace()},
+            None,
+            joined,
         )

@@ -29,6 +29,9 @@ from credo.core.normalize import (
 )
 from credo.furnishing.format import ENUMS, FIELDS
 
+#: identifiers normalised per batch before the cache starts afresh
+_ID_CACHE_SIZE = 100_000
+
 LIMIT_TYPES = frozenset(
     {
         AccountType.revolving_loan,
@@ -180,6 +183,12 @@ class RowValidator:
         #: the fast path for plain status rows is only sound when no known field is banned
         self._status_fast_ok = not (self._banned & {f.casefold() for f in self._known["status"]})
         self._negative_before = profile.negative_notice == "before"
+        #: every known field name, when none of them is banned: a row with only these keys
+        #: and no nested values cannot hold banned data, and skips the recursive scan
+        every = frozenset().union(*self._known.values())
+        self._plain_keys = every if not (self._banned & {f.casefold() for f in every}) else None
+        #: normalised identifiers of this batch (a holder's number recurs on many rows)
+        self._ids: dict[tuple[str, Any], str] = {}
 
     @property
     def status_lane_ok(self) -> bool:
@@ -236,11 +245,19 @@ class RowValidator:
         raw = row.get("id_number", required=True)
         if id_type is None or raw is None:
             return id_type, None
+        key = (id_type, raw)
+        known = self._ids.get(key)
+        if known is not None:
+            return id_type, known
         try:
-            return id_type, normalize_identifier(id_type, raw)
+            number = normalize_identifier(id_type, raw)
         except ValueError as exc:
             row.fail("id_number", str(exc), raw)
             return id_type, None
+        if len(self._ids) >= _ID_CACHE_SIZE:
+            self._ids.clear()
+        self._ids[key] = number
+        return id_type, number
 
     def _scan_banned(self, raw: Any, path: str = "") -> str | None:
         if isinstance(raw, dict):
@@ -269,7 +286,10 @@ class RowValidator:
             rec = self._status_fast(raw)
             if rec is not None:
                 return "status", rec, []
-        banned = self._scan_banned(raw)
+        plain = self._plain_keys is not None and raw.keys() <= self._plain_keys
+        banned = None
+        if not plain or any(type(v) is dict or type(v) is list for v in raw.values()):
+            banned = self._scan_banned(raw)
         if banned is not None:
             return (
                 raw.get("record_type") if isinstance(raw.get("record_type"), str) else None,
