@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, make_url, text
 
 import credo.models  # noqa: F401  (every table registered on Base.metadata)
+from credo.account.integrity import PG_SET_CHECKED_FOREIGN_KEYS
 from credo.db import Base, make_engine
 from credo.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
 
@@ -48,7 +49,17 @@ def _diff(engine: Engine) -> list:
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": True}
         )
-        return compare_metadata(ctx, Base.metadata)
+        diffs = compare_metadata(ctx, Base.metadata)
+    # on PostgreSQL these references are checked per chunk and per statement instead (0007)
+    return [
+        d
+        for d in diffs
+        if not (
+            engine.dialect.name == "postgresql"
+            and d[0] == "add_fk"
+            and d[1].name in PG_SET_CHECKED_FOREIGN_KEYS
+        )
+    ]
 
 
 def _tables(engine: Engine) -> set[str]:

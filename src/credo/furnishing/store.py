@@ -20,6 +20,7 @@ from sqlalchemy import event, select, tuple_, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+from credo.account.integrity import lock_accounts
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.config import Profile
 from credo.db import utcnow
@@ -767,6 +768,8 @@ class RecordStore:
                     a_lo, a_hi = spans[aid]
                     if a_lo <= period <= a_hi:
                         stored[(aid, period)] = (rid, h, v, dpd)
+        # what a foreign key would do on PostgreSQL, once for the chunk (migration 0007)
+        lock_accounts(self.session, spans)
         #: (account, month) -> {content hash a dispute replaced or removed: dispute ref}
         disputed: dict[tuple[int, date], dict[str, str]] = {}
         if spans and self.dispute_batches:

@@ -38,6 +38,7 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from credo.account.integrity import lock_accounts
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.audit import service as audit
 from credo.config import Profile, Settings, get_settings
@@ -624,6 +625,7 @@ def _write(session: Session, plan: _Plan, batch: FurnishingBatch, ctx: _Ctx) -> 
         row.superseded_by_batch_id = batch.id
     # the old rows leave the "current" unique indexes before their successors arrive
     session.flush()
+    lock_accounts(session, [v["account_id"] for m, v in plan.insert if m is StatusRecord])
     for model, values in plan.insert:
         session.add(model(**values, batch_id=batch.id))
     for row in plan.delete:
