@@ -34,7 +34,9 @@ class RawRow:
     line: int
     data: dict[str, Any] | None
     error: str | None = None
-    text: str | None = None
+    #: the line as furnished, for the quarantine: text, or a JSON line's raw bytes
+    #: (`line_text` decodes them)
+    text: str | bytes | None = None
 
 
 @dataclass(slots=True)
@@ -183,27 +185,40 @@ class HashingReader(io.RawIOBase):
 
 
 def iter_jsonl(stream: BinaryIO) -> Iterator[RawRow]:
-    """Rows of a JSON Lines file after its header line."""
-    for line_no, raw in enumerate(stream, start=1):
-        if line_no == 1:
-            continue
-        raw = raw.rstrip(b"\r\n")
-        if not raw.strip():
-            continue
+    """Rows of a JSON Lines file after its header line.
+
+    A good line keeps its raw bytes as `RawRow.text` (decoded only if it is quarantined,
+    `line_text`); orjson checks the UTF-8 while parsing, and a line it refuses is decoded to
+    say which of the two is wrong.
+    """
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    lines = iter(stream)
+    next(lines, None)  # the header, checked by `sniff`
+    for line_no, raw in enumerate(lines, start=2):
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield RawRow(line_no, None, f"not valid UTF-8 at byte {exc.start} of the line")
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            obj = loads(raw)
+        except decode_error as exc:
+            raw = raw.rstrip(b"\r\n")
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                yield RawRow(line_no, None, f"not valid UTF-8 at byte {bad.start} of the line")
+                continue
             yield RawRow(line_no, None, f"not valid JSON: {exc.msg}", text)
             continue
-        if not isinstance(obj, dict):
-            yield RawRow(line_no, None, "not a JSON object", text)
+        if type(obj) is not dict:
+            yield RawRow(line_no, None, "not a JSON object", line_text(raw))
             continue
-        yield RawRow(line_no, obj, None, text)
+        yield RawRow(line_no, obj, None, raw)
+
+
+def line_text(raw: str | bytes | None) -> str | None:
+    """A row's text as furnished (`RawRow.text` holds a JSON line's undecoded bytes)."""
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace").rstrip("\r\n")
+    return raw
 
 
 def iter_csv(stream: BinaryIO) -> Iterator[RawRow]:

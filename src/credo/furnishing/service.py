@@ -28,7 +28,7 @@ from credo.db import utcnow
 from credo.errors import FormatError, NotFound
 from credo.furnishing.columnar import status_candidate, validate_statuses
 from credo.furnishing.models import BatchStatus, FurnishingBatch, QuarantinedRow
-from credo.furnishing.reader import HashingReader, iter_csv, iter_jsonl, sniff
+from credo.furnishing.reader import HashingReader, iter_csv, iter_jsonl, line_text, sniff
 from credo.furnishing.store import RecordStore
 from credo.furnishing.validate import Problem, RowValidator
 from credo.institution.models import Institution
@@ -123,6 +123,7 @@ class BatchRun:
             self.outcome.flagged += 1
         else:
             self.outcome.rejected += 1
+        text = line_text(text)
         raw_enc = self.keyring.encrypt(text, column="quarantined_row.raw") if text else None
         for i, p in enumerate(problems):
             self.quarantine.append(

@@ -208,17 +208,21 @@ class RecordStore:
         )
         self._count(table.name, superseded=len(ids))
 
-    def _insert(self, model, rows: list[dict], copy_text: list[str] = ()) -> None:
-        if copy_text and not (model is StatusRecord and self._copy):
+    def _insert(
+        self, model, rows: list[dict], copy_blocks: list[str] = (), copied: int = 0
+    ) -> None:
+        """Insert `rows` (dicts), and `copied` status rows already in COPY text format in
+        `copy_blocks` (PostgreSQL only)."""
+        if copy_blocks and not (model is StatusRecord and self._copy):
             raise ValueError("COPY text rows are for status_record on PostgreSQL only")
-        if rows or copy_text:
+        if rows or copy_blocks:
             if model is StatusRecord and self._copy:
-                self._copy_statuses(rows, copy_text)
+                self._copy_statuses(rows, copy_blocks)
             elif self._copy and len(rows) >= _COPY_FROM:
                 self._copy_rows(model.__table__, rows)
             else:
                 self.session.execute(model.__table__.insert(), rows)
-            self._count(model.__table__.name, inserted=len(rows) + len(copy_text))
+            self._count(model.__table__.name, inserted=len(rows) + copied)
 
     def _copy_rows(self, table, rows: list[dict]) -> None:
         """Insert `rows` (dicts with the same keys) into `table` with PostgreSQL COPY.
@@ -269,7 +273,7 @@ class RecordStore:
             )
         )
 
-    def _copy_statuses(self, rows: list[dict], text_rows: list[str] = ()) -> None:
+    def _copy_statuses(self, rows: list[dict], blocks: list[str] = ()) -> None:
         """Bulk-load status rows with PostgreSQL COPY in the session's transaction.
 
         The rows are written as COPY text directly: every column is a number, a date, a UTC
@@ -279,7 +283,7 @@ class RecordStore:
         """
         self.finish_copy()
         conn = self.session.connection().connection.driver_connection
-        out = list(text_rows)
+        out = list(blocks)
         for r in rows:
             sup = r["superseded_at"]
             notified = r["subject_notified_on"]
@@ -783,12 +787,11 @@ class RecordStore:
                 ):  # fmt: skip
                     disputed.setdefault((aid, period), {})[h] = self.dispute_batches[bid]
         versions = _Versions(self, StatusRecord, stored)
-        copy_text: list[str] = []
         if lane is not None:
             slow_refs = {r[2].account_ref for r in rows}
             disputed_aids = {aid for aid, _ in disputed}
             demoted = self._lane_statuses(
-                lane, lane_aid, stored, slow_refs, disputed_aids, versions, copy_text
+                lane, lane_aid, stored, slow_refs, disputed_aids, versions
             )
             if demoted:
                 rows = sorted([*rows, *demoted], key=lambda r: r[0])
@@ -857,7 +860,7 @@ class RecordStore:
                 "amount_paid_cents": rec.amount_paid_cents, "days_past_due": rec.days_past_due,
                 "subject_notified_on": notified,
             }  # fmt: skip
-        versions.write(copy_text)
+        versions.write()
 
     def _lane_statuses(
         self,
@@ -867,7 +870,6 @@ class RecordStore:
         slow_refs: set[str],
         disputed_aids: set[int],
         versions: _Versions,
-        copy_text: list[str],
     ) -> list[tuple[int, str, StatusRec, str | None]]:
         """Store the lane's rows of every account whose rows all pass the rules at once.
 
@@ -959,21 +961,24 @@ class RecordStore:
                 strict=True,
             )
         ]  # fmt: skip
-        periods = [_month_date(x) for x in t_m.tolist()]
-        out_rows = []
+        stored_m = {(a_, p_.year * 12 + p_.month - 1): v_ for (a_, p_), v_ in stored.items()}
+        keep: list[int] = []
+        version_of: list[int] = []
         accepted = corrections = duplicates = 0
         supersede = versions.supersede
-        for k, (x, period, h) in enumerate(zip(t_aid.tolist(), periods, hashes, strict=True)):
-            got = stored.get((x, period))
+        for k, (x, mo, h) in enumerate(zip(t_aid.tolist(), t_m.tolist(), hashes, strict=True)):
+            got = stored_m.get((x, mo))
             if got is None:
                 accepted += 1
-                out_rows.append((k, 1))
+                keep.append(k)
+                version_of.append(1)
             elif got[1] == h:
                 duplicates += 1
             else:
                 corrections += 1
                 supersede.append(got[0])
-                out_rows.append((k, got[2] + 1))
+                keep.append(k)
+                version_of.append(got[2] + 1)
         o = self.outcome
         o.accepted += accepted
         o.corrections += corrections
@@ -982,31 +987,51 @@ class RecordStore:
         last_of = np.ones(len(take), bool)
         last_of[:-1] = t_aid[1:] != t_aid[:-1]
         for k in np.flatnonzero(last_of):
-            self.last_dpd[int(t_aid[k])] = (periods[k], int(t_dpd[k]))
-        if not out_rows:
+            self.last_dpd[int(t_aid[k])] = (_month_date(int(t_m[k])), int(t_dpd[k]))
+        if not keep:
             return out
-        l_aid, l_bal, l_due = t_aid.tolist(), t_bal.tolist(), t_due.tolist()
-        l_paid, l_dpd, l_line = t_paid.tolist(), t_dpd.tolist(), t_line.tolist()
+        sel = np.asarray(keep, dtype=np.int64)
+        frame = pl.DataFrame(
+            {
+                "account_id": t_aid[sel],
+                "month": t_m[sel],
+                "balance_cents": t_bal[sel],
+                "amount_due_cents": t_due[sel],
+                "amount_paid_cents": t_paid[sel],
+                "days_past_due": t_dpd[sel],
+                "subject_notified_on": pl.Series([notified[k] for k in keep], dtype=pl.String),
+                "version": pl.Series(version_of, dtype=pl.Int64),
+                "content_hash": pl.Series([hashes[k] for k in keep], dtype=pl.String),
+                "line_no": t_line[sel],
+            }
+        ).with_columns(
+            period=pl.date(pl.col("month") // 12, pl.col("month") % 12 + 1, 1),
+            recorded_at=pl.lit(self.now.isoformat()),
+            superseded_at=pl.lit(None, pl.String),
+            superseded_by_batch_id=pl.lit(None, pl.Int64),
+            batch_id=pl.lit(self.batch_id, pl.Int64),
+        )
         if self._copy:
-            recorded, batch = self.now.isoformat(), self.batch_id
-            copy_text.extend(
-                f"{l_aid[k]}\t{periods[k]}\t{l_bal[k]}\t{l_due[k]}\t{l_paid[k]}\t{l_dpd[k]}\t"
-                f"{_NULL if notified[k] is None else notified[k]}\t{v}\t{hashes[k]}\t"
-                f"{recorded}\t{_NULL}\t{_NULL}\t{batch}\t{l_line[k]}\n"
-                for k, v in out_rows
+            # COPY text straight from the columns: numbers, ISO dates and timestamps and hex
+            # digests, nothing that needs quoting or escaping
+            versions.copy_blocks.append(
+                frame.select(_STATUS_COPY_COLUMNS).write_csv(
+                    separator="\t", include_header=False, null_value=_NULL, quote_style="never"
+                )
             )
+            versions.copied += len(keep)
         else:
-            for k, v in out_rows:
-                nt = notified[k]
-                versions.rows.append({
-                    "batch_id": self.batch_id, "line_no": l_line[k], "content_hash": hashes[k],
-                    "version": v, "recorded_at": self.now, "superseded_at": None,
-                    "superseded_by_batch_id": None, "account_id": l_aid[k],
-                    "period": periods[k], "balance_cents": l_bal[k],
-                    "amount_due_cents": l_due[k], "amount_paid_cents": l_paid[k],
-                    "days_past_due": l_dpd[k],
-                    "subject_notified_on": None if nt is None else date.fromisoformat(nt),
-                })  # fmt: skip
+            recorded = self.now
+            for row in frame.select(
+                c for c in _STATUS_COPY_COLUMNS if c not in ("recorded_at", "superseded_at")
+            ).iter_rows(named=True):
+                nt = row["subject_notified_on"]
+                row.update(
+                    recorded_at=recorded,
+                    superseded_at=None,
+                    subject_notified_on=None if nt is None else date.fromisoformat(nt),
+                )
+                versions.rows.append(row)
         return out
 
     # -- public records --------------------------------------------------------------
@@ -1087,8 +1112,11 @@ class _Versions:
         self.stored = stored
         self.pending: dict = {}
         self.history: list[dict] = []
-        #: rows decided elsewhere (the status lane), written with the others
+        #: rows decided elsewhere (the status lane), written with the others: as dicts, or
+        #: (PostgreSQL) as blocks of COPY text holding `copied` rows
         self.rows: list[dict] = []
+        self.copy_blocks: list[str] = []
+        self.copied = 0
         self.supersede: list[int] = []
 
     def decide(self, key, content_hash: str) -> int | None:
@@ -1117,12 +1145,14 @@ class _Versions:
         out.accepted += 1
         return 1
 
-    def write(self, copy_text: list[str] | None = None) -> None:
-        """Mark superseded rows, then insert history and current rows (and `copy_text`: rows
-        already in COPY text format, PostgreSQL only)."""
+    def write(self) -> None:
+        """Mark superseded rows, then insert history and current rows."""
         self.store._supersede(self.model, self.supersede)
         self.store._insert(
-            self.model, [*self.history, *self.rows, *self.pending.values()], copy_text or []
+            self.model,
+            [*self.history, *self.rows, *self.pending.values()],
+            self.copy_blocks,
+            self.copied,
         )
 
 
