@@ -12,11 +12,12 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from hashlib import sha256
 
 import numpy as np
 import polars as pl
-from sqlalchemy import event, select, tuple_, update
+from sqlalchemy import LargeBinary, event, select, tuple_, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -105,6 +106,30 @@ _NULL = "\\N"  # COPY text format's NULL
 #: rows from which an insert goes in with COPY on PostgreSQL (below, one INSERT is cheaper)
 _COPY_FROM = 50
 _STATUS_COPY_SQL = f"COPY status_record ({', '.join(_STATUS_COPY_COLUMNS)}) FROM STDIN"
+
+
+#: COPY text format escapes (backslash first)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(v) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if v is None:
+        return _NULL
+    t = type(v)
+    if t is int:
+        return str(v)
+    if t is bool:
+        return "t" if v else "f"
+    if t is bytes:
+        return "\\\\x" + v.hex()  # bytea hex input, its backslash escaped
+    if isinstance(v, date):  # dates, and aware datetimes (timestamptz)
+        return v.isoformat()
+    if isinstance(v, str):
+        return v.translate(_COPY_ESCAPES)
+    if isinstance(v, (float, Decimal)):
+        return str(v)
+    raise TypeError(f"no COPY text form for a {t.__name__}")
 
 
 def _month_date(m: int) -> date:
@@ -228,20 +253,30 @@ class RecordStore:
         """Insert `rows` (dicts with the same keys) into `table` with PostgreSQL COPY.
 
         Values go through each column's SQLAlchemy bind processing (enums, UTC timestamps) and
-        psycopg's own adaptation (`write_row`), so they land exactly as an INSERT would store
-        them; COPY skips the statement building and parsing of a many-row INSERT.
+        are then written as COPY text (`_copy_field`: escaped text, ISO dates and times, hex
+        bytea), so they land exactly as an INSERT would store them; COPY skips the statement
+        building and parsing of a many-row INSERT.
         """
         self.finish_copy()
         names = list(rows[0])
         dialect = self.session.get_bind().dialect
-        procs = [(n, table.c[n].type.bind_processor(dialect)) for n in names]
+        # bytea goes in as hex text, not through the driver's Binary wrapper
+        procs = [
+            (n, None if isinstance(c.type, LargeBinary) else c.type.bind_processor(dialect))
+            for n, c in ((n, table.c[n]) for n in names)
+        ]
+        lines = []
+        for row in rows:
+            fields = []
+            for n, p in procs:
+                v = row[n]
+                fields.append(_copy_field(v if p is None or v is None else p(v)))
+            lines.append("\t".join(fields))
+        lines.append("")
         conn = self.session.connection().connection.driver_connection
         cols = ", ".join(f'"{n}"' for n in names)
         with conn.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(
-                    [row[n] if p is None or row[n] is None else p(row[n]) for n, p in procs]
-                )
+            copy.write("\n".join(lines).encode())
 
     def _insert_returning_ids(self, model, rows: list[dict]) -> list[int]:
         """Insert `rows`; returns their ids in row order.
