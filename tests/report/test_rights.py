@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from credo.account.models import Account
 from credo.core.refs import new_ref
@@ -280,3 +280,55 @@ def test_a_report_as_of_now_shows_what_was_filed_within_the_same_second(
     doc = report(now=None)  # the real clock, a moment after `moment`
     assert [d["status"] for d in doc["disputes"]] == ["open"]
     assert doc["statements"][0]["text"] == "刚刚添加" and doc["header"]["frozen"] is True
+
+
+def test_marks_and_statements_read_on_psycopg_equal_the_session_path(
+    session, keyring, bureau, monkeypatch
+):
+    """On PostgreSQL a report as of now reads disputes and statements in the snapshot's one
+    round trip on psycopg (enums as plain values, times in the connection's zone); the marks
+    and statements must be exactly those of the session path, which SQLite always takes."""
+    from credo import dbraw
+    from credo.report import snapshot
+
+    zhang = _zhang(session, bureau.zhang)
+    if session.get_bind().dialect.name == "postgresql":
+        # psycopg gives times in the connection's zone: 20:00 UTC is the next day there
+        session.execute(text("SET TIME ZONE 'Asia/Shanghai'"))
+    late = FILED - timedelta(hours=13)  # 2024-08-07 20:00 UTC
+    d = _status_dispute(session, keyring, bureau, filed_at=late)
+    d.status, d.closed_at = DisputeStatus.closed, FILED + timedelta(days=1)
+    d.outcome, d.decision_note = DisputeOutcome.unresolved, "still disagreed"
+    inquiry = session.scalar(
+        select(Inquiry).where(
+            Inquiry.subject_id == zhang.id, Inquiry.inquired_on == date(2024, 5, 20)
+        )
+    )
+    _dispute(
+        session, keyring, zhang, "inquiry", target_key=f"inquiry:{inquiry.id}",
+        record_id=inquiry.id, institution_id=inquiry.institution_id,
+        answered_at=FILED + timedelta(hours=3), escalated_at=FILED + timedelta(days=1),
+    )  # fmt: skip
+    _dispute(session, keyring, zhang, "identity", target_key="identity:phone", field="phone")
+    session.add(
+        PersonalStatement(
+            subject_id=zhang.id,
+            text_enc=keyring.encrypt("已于2024年4月全部还清", column="personal_statement.text"),
+            created_at=late,
+            created_by="subject",
+        )
+    )
+    session.flush()
+
+    def load():
+        return snapshot.load_snapshot(session, zhang.id, as_of=None, keyring=keyring, now=NOW)
+
+    snap = load()
+    assert [m.status for m in snap.disputes] == ["unresolved", "answered", "open"]
+    assert snap.disputes[0].opened_on == date(2024, 8, 7)
+    assert snap.statements[0].added_on == date(2024, 8, 7)
+    took_psycopg = dbraw.driver(session) is not None
+    monkeypatch.setattr(snapshot, "driver", lambda _session: None)
+    by_session = load()
+    assert (snap.disputes, snap.statements) == (by_session.disputes, by_session.statements)
+    assert took_psycopg == (session.get_bind().dialect.name == "postgresql")

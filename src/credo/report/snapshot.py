@@ -247,9 +247,9 @@ def load_snapshot(
     historical = as_of is not None and as_of < today
     as_of = as_of or today
     known_at = end_of_day(as_of) if historical else None
-    # a report as of now on PostgreSQL: six reads in one round trip on psycopg (credo.dbraw)
+    # a report as of now on PostgreSQL: eight reads in one round trip on psycopg (credo.dbraw)
     pg = driver(session) if known_at is None else None
-    raw = _read_now(pg, subject_id, as_of, inquiry_years) if pg is not None else {}
+    raw = _read_now(pg, subject_id, as_of, inquiry_years, now) if pg is not None else {}
     if pg is not None:
         subject = raw["subject"][0] if raw["subject"] else None
     else:
@@ -267,8 +267,8 @@ def load_snapshot(
     snap.score = _score(session, subject_id, as_of, known_at, raw)
     # disputes, statements and flags: as they stood at the knowledge cut, or now
     at = known_at or now
-    snap.disputes = _disputes(session, subject_id, at)
-    snap.statements = _statements(session, subject_id, keyring, at)
+    snap.disputes = _disputes(session, subject_id, at, raw.get("disputes"))
+    snap.statements = _statements(session, subject_id, keyring, at, raw.get("statements"))
     snap.fraud_alert, snap.frozen = _flags(
         session, subject_id, at, flags_now if known_at is None else None
     )
@@ -605,98 +605,26 @@ def _score(
     )
 
 
-_STATUSES_NOW = version_known_at(
-    select(StatusRecord.account_id, StatusRecord.period, StatusRecord.balance_cents,
-           StatusRecord.amount_due_cents, StatusRecord.amount_paid_cents,
-           StatusRecord.days_past_due)
-    .join(Account, Account.id == StatusRecord.account_id)
-    .where(Account.subject_id == bindparam("sid"), StatusRecord.period <= bindparam("month")),
-    StatusRecord, None,
-).order_by(StatusRecord.account_id, StatusRecord.period)  # fmt: skip
-_RAW_NOW = {
-    "subject": RawStatement(_SUBJECT),
-    "accounts": RawStatement(_accounts_stmt(False)),
-    # the statuses of all the subject's accounts (`_accounts` keeps those it shows): no
-    # second round trip for the account ids
-    "statuses": RawStatement(_STATUSES_NOW),
-    "public_records": RawStatement(_public_records_stmt(False)),
-    "inquiries": RawStatement(_inquiries_stmt(False)),
-    "score": RawStatement(_score_stmt(False)),
-}
-
-
-def _read_now(pg: Any, subject_id: int, as_of: date, inquiry_years: int) -> dict[str, list]:
-    """The report's reads for a report as of now, in one round trip on psycopg: rows by name
-    (the statuses as plain tuples, the rest with attribute access)."""
-    params = {"sid": subject_id, "as_of": as_of, "month": as_of.replace(day=1),
-              "since": add_months(as_of, -12 * inquiry_years)}  # fmt: skip
-    names = list(_RAW_NOW)
-    rows = pipelined(pg, (
-        (_RAW_NOW[n], params) if n == "statuses" else (_RAW_NOW[n], params, namedtuple_row)
-        for n in names
-    ))  # fmt: skip
-    return dict(zip(names, rows, strict=True))
-
-
-def _by(moment: datetime | None, at: datetime) -> bool:
-    """Whether something dated `moment` had happened by `at`."""
-    return moment is not None and moment <= at
-
-
-def _disputes(session: Session, subject_id: int, at: datetime) -> list[DisputeMarkData]:
-    """Disputes open at `at`, and those closed as unresolved by then: their mark stays. A
-    dispute closed as corrected or confirmed leaves no mark."""
-    out = []
-    params = {"sid": subject_id, "at": at}
-    for d, code, name, kind, inquired_on in session.execute(_DISPUTES, params):
-        closed = _by(d.closed_at, at)
-        if closed and d.outcome is not DisputeOutcome.unresolved:
-            continue
-        if closed:
-            status = "unresolved"
-        elif _by(d.answered_at, at):
-            status = "answered"
-        else:
-            status = "open"
-        source = InstitutionData(code, name, kind.value) if code is not None else None
-        pr_kind = case_ref = None
-        if d.record_type.value == "public_record":
-            # target key: public_record:<institution id>:<kind>:<case ref>
-            _, _, pr_kind, case_ref = d.target_key.split(":", 3)
-        is_inquiry = d.record_type.value == "inquiry"
-        out.append(
-            DisputeMarkData(
-                record_type=d.record_type.value,
-                status=status,
-                opened_on=d.filed_at.date(),
-                escalated=_by(d.escalated_at, at),
-                note=d.decision_note if closed else None,
-                account_id=d.account_id,
-                period=d.period,
-                source_code=code,
-                kind=pr_kind,
-                case_ref=case_ref,
-                inquired_on=inquired_on if is_inquiry else None,
-                inquiry_institution=source if is_inquiry else None,
-                field=d.field,
-            )
-        )
-    return out
-
-
-def _statements(
-    session: Session, subject_id: int, keyring: KeyRing, at: datetime
-) -> list[StatementData]:
-    """The personal statement on file at `at`."""
-    return [
-        StatementData(created.date(), keyring.decrypt(enc, column="personal_statement.text"))
-        for created, enc in session.execute(_STATEMENTS, {"sid": subject_id, "at": at})
-    ]
-
-
 _AT = bindparam("at", type_=UTCDateTime())
+_D = Dispute.__table__.c
 _DISPUTES = (
-    select(Dispute, Institution.code, Institution.name, Institution.kind, Inquiry.inquired_on)
+    select(
+        _D.record_type,
+        _D.target_key,
+        _D.account_id,
+        _D.period,
+        _D.field,
+        _D.outcome,
+        _D.filed_at,
+        _D.escalated_at,
+        _D.answered_at,
+        _D.closed_at,
+        _D.decision_note,
+        Institution.code,
+        Institution.name,
+        Institution.kind,
+        Inquiry.inquired_on,
+    )
     .outerjoin(Institution, Institution.id == Dispute.institution_id)
     .outerjoin(
         Inquiry,
@@ -718,6 +646,106 @@ _STATEMENTS = (
     )
     .order_by(PersonalStatement.created_at.desc())
 )
+_STATUSES_NOW = version_known_at(
+    select(StatusRecord.account_id, StatusRecord.period, StatusRecord.balance_cents,
+           StatusRecord.amount_due_cents, StatusRecord.amount_paid_cents,
+           StatusRecord.days_past_due)
+    .join(Account, Account.id == StatusRecord.account_id)
+    .where(Account.subject_id == bindparam("sid"), StatusRecord.period <= bindparam("month")),
+    StatusRecord, None,
+).order_by(StatusRecord.account_id, StatusRecord.period)  # fmt: skip
+_RAW_NOW = {
+    "subject": RawStatement(_SUBJECT),
+    "accounts": RawStatement(_accounts_stmt(False)),
+    # the statuses of all the subject's accounts (`_accounts` keeps those it shows): no
+    # second round trip for the account ids
+    "statuses": RawStatement(_STATUSES_NOW),
+    "public_records": RawStatement(_public_records_stmt(False)),
+    "inquiries": RawStatement(_inquiries_stmt(False)),
+    "score": RawStatement(_score_stmt(False)),
+    "disputes": RawStatement(_DISPUTES),
+    "statements": RawStatement(_STATEMENTS),
+}
+
+
+def _read_now(
+    pg: Any, subject_id: int, as_of: date, inquiry_years: int, now: datetime
+) -> dict[str, list]:
+    """The report's reads for a report as of now, in one round trip on psycopg: rows by name
+    (the statuses as plain tuples, the rest with attribute access)."""
+    params = {"sid": subject_id, "as_of": as_of, "month": as_of.replace(day=1),
+              "since": add_months(as_of, -12 * inquiry_years), "at": now}  # fmt: skip
+    names = list(_RAW_NOW)
+    rows = pipelined(pg, (
+        (_RAW_NOW[n], params) if n == "statuses" else (_RAW_NOW[n], params, namedtuple_row)
+        for n in names
+    ))  # fmt: skip
+    return dict(zip(names, rows, strict=True))
+
+
+def _by(moment: datetime | None, at: datetime) -> bool:
+    """Whether something dated `moment` had happened by `at`."""
+    return moment is not None and moment <= at
+
+
+def _disputes(
+    session: Session, subject_id: int, at: datetime, raw: list | None = None
+) -> list[DisputeMarkData]:
+    """Disputes open at `at`, and those closed as unresolved by then: their mark stays. A
+    dispute closed as corrected or confirmed leaves no mark. `raw`: the rows of `_DISPUTES`
+    read already on psycopg (enums as their values, times in the connection's zone)."""
+    out = []
+    if raw is None:
+        raw = session.execute(_DISPUTES, {"sid": subject_id, "at": at}).all()
+    for d in raw:
+        closed = _by(d.closed_at, at)
+        if closed and d.outcome != DisputeOutcome.unresolved:
+            continue
+        if closed:
+            status = "unresolved"
+        elif _by(d.answered_at, at):
+            status = "answered"
+        else:
+            status = "open"
+        code = d.code
+        source = InstitutionData(code, d.name, str(d.kind)) if code is not None else None
+        pr_kind = case_ref = None
+        record_type = str(d.record_type)
+        if record_type == "public_record":
+            # target key: public_record:<institution id>:<kind>:<case ref>
+            _, _, pr_kind, case_ref = d.target_key.split(":", 3)
+        is_inquiry = record_type == "inquiry"
+        out.append(
+            DisputeMarkData(
+                record_type=record_type,
+                status=status,
+                opened_on=utc(d.filed_at).date(),
+                escalated=_by(d.escalated_at, at),
+                note=d.decision_note if closed else None,
+                account_id=d.account_id,
+                period=d.period,
+                source_code=code,
+                kind=pr_kind,
+                case_ref=case_ref,
+                inquired_on=d.inquired_on if is_inquiry else None,
+                inquiry_institution=source if is_inquiry else None,
+                field=d.field,
+            )
+        )
+    return out
+
+
+def _statements(
+    session: Session, subject_id: int, keyring: KeyRing, at: datetime, raw: list | None = None
+) -> list[StatementData]:
+    """The personal statement on file at `at` (`raw`: the rows of `_STATEMENTS`, read
+    already on psycopg)."""
+    if raw is None:
+        raw = session.execute(_STATEMENTS, {"sid": subject_id, "at": at}).all()
+    return [
+        StatementData(utc(created).date(), keyring.decrypt(enc, column="personal_statement.text"))
+        for created, enc in raw
+    ]
 
 
 def _flags(
