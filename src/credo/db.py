@@ -13,7 +13,18 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import BigInteger, DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Engine,
+    Enum,
+    MetaData,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -118,6 +129,19 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def in_values(session: Session, column, values) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL as ``column = ANY(array)``, one parameter.
+
+    The same rows either way. With hundreds of values, the array spares psycopg parsing a
+    placeholder per value in every statement (a statement text that differs with each
+    length is never cached), which cost more client CPU than the query itself.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == any_(array)
+    return column.in_(values)
 
 
 def str_enum(cls: type[enum.Enum], length: int = 32) -> Enum:

@@ -65,3 +65,43 @@ def test_the_foreign_keys_each_backend_carries(engine):
         assert not keys & PG_SET_CHECKED_FOREIGN_KEYS
     else:
         assert len(inspect(engine).get_foreign_keys("status_record")) == 3
+
+
+def test_a_failure_in_the_copy_sender_thread_fails_the_batch_cleanly(
+    engine, tmp_path, keyring, cn, monkeypatch
+):
+    """On PostgreSQL a chunk's status rows are sent by a thread while the next chunk is
+    validated; if sending fails, the batch fails with that error and rolls back whole."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the COPY sender is PostgreSQL's")
+    from sqlalchemy.orm import Session
+
+    from credo.furnishing import store
+
+    from .bureau import add_institution, run, write_jsonl
+    from .test_service import generated_bureau
+
+    class Broken:
+        def write(self, payload):
+            raise RuntimeError("connection lost while sending")
+
+    real_init = store._Sender.__init__
+    monkeypatch.setattr(
+        store._Sender, "__init__", lambda self, copy, payload: real_init(self, Broken(), payload)
+    )
+    path = write_jsonl(tmp_path / "big.jsonl", generated_bureau(40))
+    with Session(engine) as session:
+        add_institution(session)
+        session.commit()
+        with pytest.raises(RuntimeError, match="connection lost while sending"):
+            run(session, path, keyring, cn, chunk_rows=100)
+        session.rollback()
+        assert session.scalar(select(func.count()).select_from(StatusRecord)) == 0
+    monkeypatch.setattr(store._Sender, "__init__", real_init)
+    with Session(engine) as session:
+        report = run(session, path, keyring, cn, chunk_rows=100)
+        session.commit()
+        assert (
+            session.scalar(select(func.count()).select_from(StatusRecord))
+            == (report.changes["status_record"]["inserted"])
+        )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credo.account.models import Account
+from credo.db import in_values
 from credo.errors import IntegrityError
 
 #: the foreign keys of the models that PostgreSQL databases do not carry (checked as above)
@@ -43,7 +44,7 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> None:
         found.update(
             session.scalars(
                 select(Account.id)
-                .where(Account.id.in_(part))
+                .where(in_values(session, Account.id, part))
                 .with_for_update(read=True, key_share=True)
             )
         )

@@ -9,6 +9,7 @@ chunk in bulk, writes are bulk inserts.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from credo.account.integrity import lock_accounts
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.config import Profile
-from credo.db import utcnow
+from credo.db import in_values, utcnow
 from credo.furnishing.columnar import StatusColumns
 from credo.furnishing.models import FurnishingBatch
 from credo.furnishing.rules import (
@@ -130,6 +131,27 @@ def _copy_field(v) -> str:
     if isinstance(v, (float, Decimal)):
         return str(v)
     raise TypeError(f"no COPY text form for a {t.__name__}")
+
+
+class _Sender:
+    """Writes one COPY payload in a thread of its own; `join` waits for it and returns the
+    exception that stopped it, if any."""
+
+    def __init__(self, copy, payload: bytes) -> None:
+        self.error: BaseException | None = None
+        self._copy, self._payload = copy, payload
+        self._thread = threading.Thread(target=self._run, name="credo-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._copy.write(self._payload)
+        except BaseException as exc:  # handed to the batch's thread by join()
+            self.error = exc
+
+    def join(self) -> BaseException | None:
+        self._thread.join()
+        return self.error
 
 
 def _month_date(m: int) -> date:
@@ -331,19 +353,29 @@ class RecordStore:
                 f"{_NULL if sup is None else r['superseded_by_batch_id']}\t"
                 f"{r['batch_id']}\t{r['line_no']}\n"
             )
+        payload = "".join(out).encode()
         cur = conn.cursor()
         try:
             copy_cm = cur.copy(_STATUS_COPY_SQL)
             copy = copy_cm.__enter__()
-            copy.write("".join(out).encode())
         except BaseException:
             cur.close()
             raise
         # Left open while the connection is watched: the server loads the rows while this
         # process reads and validates the next chunk, and the next statement on the connection
-        # finishes it first (`finish_copy`). Unwatched, it is finished at once.
-        self._open_copy = (copy_cm, cur)
-        if not self._watched:
+        # finishes it first (`finish_copy`). Unwatched, it is finished at once. The rows are
+        # sent by a thread: a chunk is larger than the socket's buffer, so sending it from here
+        # would wait for the server to read most of it. The thread spends its time blocked on
+        # the socket (no GIL), and nothing else uses the connection until `finish_copy` has
+        # joined it.
+        sender = _Sender(copy, payload) if self._watched else None
+        self._open_copy = (copy_cm, cur, sender)
+        if sender is None:
+            try:
+                copy.write(payload)
+            except BaseException as exc:
+                self.finish_copy(exc)
+                raise
             self.finish_copy()
 
     def finish_copy(self, exc: BaseException | None = None) -> None:
@@ -356,9 +388,14 @@ class RecordStore:
         """
         if self._open_copy is None:
             return
-        copy_cm, cur = self._open_copy
+        copy_cm, cur, sender = self._open_copy
         self._open_copy = None
         try:
+            failed = sender.join() if sender is not None else None
+            if exc is None and failed is not None:
+                exc = failed
+                copy_cm.__exit__(type(exc), exc, exc.__traceback__)
+                raise failed
             if exc is None:
                 copy_cm.__exit__(None, None, None)
             else:
@@ -587,7 +624,7 @@ class RecordStore:
             for rid, sid, h, v in self.session.execute(
                 select(SubjectInfo.id, SubjectInfo.subject_id, SubjectInfo.content_hash,
                        SubjectInfo.version)
-                .where(SubjectInfo.subject_id.in_(part),
+                .where(in_values(self.session, SubjectInfo.subject_id, part),
                        SubjectInfo.institution_id == self.institution_id,
                        SubjectInfo.superseded_at.is_(None))
             ):  # fmt: skip
@@ -623,7 +660,8 @@ class RecordStore:
                        AccountVersion.opened_on, AccountVersion.closed_on, AccountVersion.status)
                 .join(AccountVersion, (AccountVersion.account_id == Account.id)
                       & AccountVersion.superseded_at.is_(None))
-                .where(Account.institution_id == self.institution_id, Account.account_ref.in_(part))
+                .where(Account.institution_id == self.institution_id,
+                       in_values(self.session, Account.account_ref, part))
             ).all()  # fmt: skip
             found = set()
             for ref, aid, sid, vid, h, v, opened, closed, status in rows:
@@ -801,8 +839,9 @@ class RecordStore:
                     select(StatusRecord.id, StatusRecord.account_id, StatusRecord.period,
                            StatusRecord.content_hash, StatusRecord.version,
                            StatusRecord.days_past_due)
-                    .where(StatusRecord.account_id.in_(part), StatusRecord.period >= lo,
-                           StatusRecord.period <= hi, StatusRecord.superseded_at.is_(None))
+                    .where(in_values(self.session, StatusRecord.account_id, part),
+                           StatusRecord.period >= lo, StatusRecord.period <= hi,
+                           StatusRecord.superseded_at.is_(None))
                 ):  # fmt: skip
                     a_lo, a_hi = spans[aid]
                     if a_lo <= period <= a_hi:
@@ -1115,7 +1154,8 @@ class RecordStore:
         for part in _parts(sorted({p[3] for p in prepared})):
             existing.update(self.session.scalars(
                 select(Inquiry.content_hash).where(
-                    Inquiry.institution_id == self.institution_id, Inquiry.content_hash.in_(part))
+                    Inquiry.institution_id == self.institution_id,
+                    in_values(self.session, Inquiry.content_hash, part))
             ))  # fmt: skip
         payload = []
         for line, rec, sid, h in prepared:

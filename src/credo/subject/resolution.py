@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from credo.core.normalize import name_key
 from credo.core.refs import new_ref
+from credo.db import in_values
 from credo.security.keys import KeyRing
 from credo.subject.models import IdentityReview, ReviewKind, Subject, SubjectInfo
 
@@ -66,7 +67,7 @@ class SubjectDirectory:
             rows = self.session.execute(
                 select(
                     Subject.id_blind, Subject.id, Subject.name_dob_blind, Subject.subject_type
-                ).where(Subject.id_blind.in_(part))
+                ).where(in_values(self.session, Subject.id_blind, part))
             ).all()
             found = {r[0] for r in rows}
             for blind, sid, ndb, stype in rows:
@@ -95,7 +96,7 @@ class SubjectDirectory:
         for i in range(0, len(ndbs), 500):
             for ndb, sid in self.session.execute(
                 select(Subject.name_dob_blind, func.min(Subject.id))
-                .where(Subject.name_dob_blind.in_(ndbs[i : i + 500]))
+                .where(in_values(self.session, Subject.name_dob_blind, ndbs[i : i + 500]))
                 .group_by(Subject.name_dob_blind)
             ):
                 by_ndb[ndb] = sid
@@ -103,7 +104,7 @@ class SubjectDirectory:
             for phone, sid in self.session.execute(
                 select(SubjectInfo.phone_blind, func.min(SubjectInfo.subject_id))
                 .where(
-                    SubjectInfo.phone_blind.in_(phones[i : i + 500]),
+                    in_values(self.session, SubjectInfo.phone_blind, phones[i : i + 500]),
                     SubjectInfo.superseded_at.is_(None),
                 )
                 .group_by(SubjectInfo.phone_blind)
