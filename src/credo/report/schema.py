@@ -1,7 +1,8 @@
 """The credit report's JSON format, version 1.1 (documented in docs/report.md).
 
-These pydantic models are the contract: every report the service serves is validated against
-them, and `json_schema()` is the JSON Schema published in ``docs/report.schema.json`` (a test
+These pydantic models are the contract: the tests check every kind of report the service
+assembles against them (`validate`; the service itself does not, see `credo.report.service`),
+and `json_schema()` is the JSON Schema published in ``docs/report.schema.json`` (a test
 checks that the file is current). A change that removes or renames a field, or changes its
 meaning, is a new major version; adding an optional field is a minor one.
 

@@ -1,4 +1,10 @@
-"""Serving credit reports: load the snapshot, assemble, validate, and log the read.
+"""Serving credit reports: load the snapshot, assemble, and log the read.
+
+The assembled document is not validated against the published schema on every request (that
+cost 1.4 ms of CPU for a 24 kB report, a quarter of a served JSON report): the assembly is a pure
+function whose output the tests check against the schema (`credo.report.schema.validate`) for
+every viewer and language, as of now and as of a past date, on hand-built files with every kind
+of mark and on every subject of a synthetic bureau, on both backends.
 
 Every report served is one audit-ledger entry (``report.serve``, target ``subject:<ref>``) with
 the report id, viewer, querying institution, purpose, as-of date, language and format -- never
@@ -21,7 +27,6 @@ from credo.errors import Invalid, NotFound
 from credo.furnishing.format import PURPOSES
 from credo.institution.models import Institution
 from credo.report.assemble import assemble
-from credo.report.schema import validate
 from credo.report.snapshot import InstitutionData, Viewer, load_snapshot
 from credo.rights.controls import Flags
 from credo.security import get_keyring
@@ -91,7 +96,7 @@ def build_report(
     querier: InstitutionData | None = None,
     flags_now: Flags | None = None,
 ) -> dict:
-    """Load, assemble and validate one subject's report, and log it in the audit ledger.
+    """Load and assemble one subject's report, and log it in the audit ledger.
 
     `report_id` defaults to a fresh random id; the API passes the authorised query's id so the
     report, the inquiry and both ledger entries share one reference. An authorised query also
@@ -134,7 +139,6 @@ def build_report(
         generated_at=now.replace(microsecond=0),
         lang=lang,
     )
-    validate(report)  # never serve a document that breaks the published format
     audit.record(
         session,
         actor=actor,
