@@ -523,6 +523,39 @@ def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
     assert all("inquiry" in s and "status_record" in s for s in counts[size // 8])
 
 
+def test_a_file_into_a_bureau_larger_than_it_triggers_no_analyze(engine, tmp_path, keyring, cn):
+    """Statistics that already count as many rows as a file can add need no refresh: the first
+    ANALYZE waits until the lines processed reach the rows the tables held at the start."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics")
+    from sqlalchemy import event, text
+    from sqlalchemy.orm import Session
+
+    rows = generated_bureau(150)
+    path, size = _write(tmp_path, "big", rows), len(rows)
+    with Session(engine) as session:
+        add_institution(session)
+        run(session, path, keyring, cn, chunk_rows=100)
+        session.commit()
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+    analyzed: list[str] = []
+
+    def spy(conn, cursor, statement, *args):
+        if statement.startswith("ANALYZE"):
+            analyzed.append(statement)
+
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        with Session(engine) as session:  # the same file again: as many lines as rows on file
+            run(session, path, keyring, cn, chunk_rows=100, analyze_from_lines=size // 8)
+            session.rollback()
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert analyzed == []
+
+
 def test_a_failure_while_a_status_copy_is_still_open_aborts_the_batch_cleanly(
     engine, tmp_path, keyring, cn, monkeypatch
 ):

@@ -215,6 +215,19 @@ class _Statistics:
         self.session = session
         self.enabled = session.get_bind().dialect.name == "postgresql"
         self.next_at = first_at
+        if self.enabled:
+            # Statistics that already count as many rows as this file could add stay within
+            # 2x of the truth without help: the first ANALYZE waits until the lines processed
+            # reach the rows those tables held when the file started (a file into a large
+            # bureau triggers none; measured: 15 ANALYZEs, 4.2 s of a 36 s run, before).
+            known = self.session.scalar(
+                text(
+                    "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint FROM pg_class "
+                    "WHERE oid = ANY(CAST(:tables AS regclass[]))"
+                ),
+                {"tables": list(self.TABLES)},
+            )
+            self.next_at = max(first_at, int(known or 0))
 
     def refresh(self, done: int) -> None:
         """Called after each full chunk (never after the last, partial one)."""
