@@ -193,6 +193,7 @@ class RecordStore:
         self._open_copy = None
         self._watched = False
         self.subjects = SubjectDirectory(session, keyring)
+        self._blinds: dict[tuple[str, str], str] = {}
         #: identifiers (blind) and account refs held for identity review in this batch
         self.held_blinds: dict[str, int] = {}
         self.held_refs: dict[str, int] = {}
@@ -227,6 +228,17 @@ class RecordStore:
         )
 
     # -- helpers ---------------------------------------------------------------------
+    def _blind(self, id_type: str, id_number: str) -> str:
+        """`id_blind` of an identifier, computed once per batch (a holder's number recurs on
+        its subject, account and inquiry rows)."""
+        key = (id_type, id_number)
+        blind = self._blinds.get(key)
+        if blind is None:
+            if len(self._blinds) >= 100_000:
+                self._blinds.clear()
+            blind = self._blinds[key] = id_blind(self.keyring, id_type, id_number)
+        return blind
+
     def _count(self, table: str, inserted: int = 0, superseded: int = 0) -> None:
         if inserted or superseded:
             c = self.changes[str(table)]
@@ -424,7 +436,7 @@ class RecordStore:
 
     def _holder(self, line, rtype, rec, text) -> KnownSubject | None:
         """The subject an account / public record / inquiry row belongs to, or reject it."""
-        blind = id_blind(self.keyring, rec.id_type, rec.id_number)
+        blind = self._blind(rec.id_type, rec.id_number)
         if self._held(self.held_blinds.get(blind), line):
             self._hold(line, rtype, text, "id_number", self.held_blinds[blind])
             return None
@@ -456,7 +468,7 @@ class RecordStore:
         for row in rows:
             by_type[row[1]].append(row)
         blinds = {
-            id_blind(self.keyring, r[2].id_type, r[2].id_number)
+            self._blind(r[2].id_type, r[2].id_number)
             for t in ("subject", "account", "public_record", "inquiry")
             for r in by_type.get(t, ())
         }
@@ -483,7 +495,7 @@ class RecordStore:
         late: list[tuple[int, str, SubjectRec, str | None, str]] = []
         late_blinds: set[str] = set()
         for line, rtype, rec, text in rows:
-            blind = id_blind(kr, rec.id_type, rec.id_number)
+            blind = self._blind(rec.id_type, rec.id_number)
             if blind in self.held_blinds:
                 self._hold(line, rtype, text, "id_number", self.held_blinds[blind])
                 continue
@@ -708,7 +720,7 @@ class RecordStore:
                 continue
             holder = self._holder(line, rtype, rec, text)
             if holder is None:
-                blind = id_blind(self.keyring, rec.id_type, rec.id_number)
+                blind = self._blind(rec.id_type, rec.id_number)
                 if self._held(self.held_blinds.get(blind), line):
                     self.held_refs[rec.account_ref] = self.held_blinds[blind]
                 continue

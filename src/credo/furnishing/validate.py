@@ -189,6 +189,7 @@ class RowValidator:
         self._plain_keys = every if not (self._banned & {f.casefold() for f in every}) else None
         #: normalised identifiers of this batch (a holder's number recurs on many rows)
         self._ids: dict[tuple[str, Any], str] = {}
+        self._prc: dict[str, Any] = {}
 
     @property
     def status_lane_ok(self) -> bool:
@@ -258,6 +259,15 @@ class RowValidator:
             self._ids.clear()
         self._ids[key] = number
         return id_type, number
+
+    def _prc_info(self, number: str):
+        """`prc_id_info` of a normalised PRC ID, once per batch."""
+        info = self._prc.get(number)
+        if info is None:
+            if len(self._prc) >= _ID_CACHE_SIZE:
+                self._prc.clear()
+            info = self._prc[number] = prc_id_info(number)
+        return info
 
     def _scan_banned(self, raw: Any, path: str = "") -> str | None:
         if isinstance(raw, dict):
@@ -338,7 +348,7 @@ class RowValidator:
         elif is_person and id_type == "uscc":
             row.fail("id_type", "a person is identified by prc_id, passport or other, not uscc")
         if id_type == "prc_id" and id_number is not None:
-            info = prc_id_info(id_number)
+            info = self._prc_info(id_number)
             if birth is not None and birth != info.birth_date:
                 row.fail("birth_date", "does not match the birth date inside the PRC ID", birth)
             if gender is not None and gender != info.gender:
