@@ -184,7 +184,9 @@ class BatchRun:
     def write_quarantine(self) -> None:
         """Insert the quarantined rows collected so far."""
         if self.quarantine:
-            self.session.execute(QuarantinedRow.__table__.insert(), self.quarantine)
+            # the store's insert: COPY on PostgreSQL for many rows (a file's defects can be
+            # tens of thousands)
+            self.store.insert_rows(QuarantinedRow, self.quarantine)
             self.quarantine = []
 
 

@@ -293,6 +293,14 @@ class RecordStore:
                 self.session.execute(model.__table__.insert(), rows)
             self._count(model.__table__.name, inserted=len(rows) + copied)
 
+    def insert_rows(self, model, rows: list[dict]) -> None:
+        """Insert rows of `model` that no change count covers (quarantined lines): with COPY
+        on PostgreSQL when there are many, else one executemany INSERT."""
+        if self._copy and len(rows) >= _COPY_FROM:
+            self._copy_rows(model.__table__, rows)
+        elif rows:
+            self.session.execute(model.__table__.insert(), rows)
+
     def _copy_rows(self, table, rows: list[dict]) -> None:
         """Insert `rows` (dicts with the same keys) into `table` with PostgreSQL COPY.
 
