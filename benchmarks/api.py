@@ -855,6 +855,7 @@ def run_config(args, marker: dict, workers: int) -> dict:
             out.setdefault("settle_seconds", {})[name] = await settle(server)
             load0 = os.getloadavg()[0]
             c0, s0, b0 = me.cpu_times(), server.cpu_seconds(), _cpu_busy()
+            pg0 = PgCpu.sample(url)
             with PgActivity(url) as pg:
                 if mode == "fixed":
                     res = await fixed_rate(server.port, reqs, kind, rate, args.seconds,
@@ -865,6 +866,7 @@ def run_config(args, marker: dict, workers: int) -> dict:
                 else:
                     res = await sequential(server.port, reqs, kind, args.pdfs, timeout)
             c1, s1, b1 = me.cpu_times(), server.cpu_seconds(), _cpu_busy()
+            pg1 = PgCpu.sample(url)
             res["load_average"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             res["postgres_backends"] = pg.summary()
             done = max(res["requests"], 1)
@@ -874,6 +876,10 @@ def run_config(args, marker: dict, workers: int) -> dict:
                 "client": round(client * 1000 / done, 2),
                 # PostgreSQL's backends, mostly (plus anything else the machine ran)
                 "other": round(max(0.0, (b1 - b0) - (s1 - s0) - client) * 1000 / done, 2),
+                # of which: the bureau database's own backends (the API's connections and its
+                # sealer's), and PostgreSQL's shared background processes (WAL writer,
+                # checkpointer, background writer, autovacuum: other databases' work too)
+                **PgCpu.per_request(pg0, pg1, done),
             }
             res["machine_busy"] = round((b1 - b0) / (res["seconds"] * cores), 3)
             res["kind"], res["mode"] = kind, mode
@@ -929,6 +935,54 @@ def run_config(args, marker: dict, workers: int) -> dict:
     return out
 
 
+class PgCpu:
+    """CPU seconds of the bureau database's backends (from ``/proc``, through psutil), apart
+    from the rest of the machine: a shared machine's other work is not PostgreSQL's. A backend
+    that ends during a phase takes its CPU with it (the server keeps its pool open)."""
+
+    BACKGROUND = ("walwriter", "checkpointer", "background writer", "autovacuum")
+
+    @staticmethod
+    def sample(url: str) -> dict | None:
+        import psutil
+        import psycopg
+        from sqlalchemy import make_url
+
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            pids = [r[0] for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND application_name <> %s", (PgActivity.NAME,)
+            )]  # fmt: skip
+        out: dict[str, dict[int, float]] = {"db": {}, "background": {}}
+        try:
+            for pid in pids:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    t = psutil.Process(pid).cpu_times()
+                    out["db"][pid] = t.user + t.system
+            for p in psutil.process_iter(["name", "cmdline"]):
+                cmd = " ".join(p.info["cmdline"] or ())
+                if cmd.startswith("postgres:") and any(b in cmd for b in PgCpu.BACKGROUND):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        t = p.cpu_times()
+                        out["background"][p.pid] = t.user + t.system
+        except psutil.AccessDenied:  # PostgreSQL under another user, no access to /proc
+            return None
+        return out
+
+    @staticmethod
+    def per_request(before: dict | None, after: dict | None, done: int) -> dict:
+        if before is None or after is None:
+            return {"postgres_db": None, "postgres_background": None}
+        per = {
+            part: sum(v - before[part].get(pid, 0.0) for pid, v in after[part].items())
+            for part in ("db", "background")
+        }
+        return {
+            f"postgres_{part}": round(seconds * 1000 / done, 2) for part, seconds in per.items()
+        }
+
+
 class PgActivity:
     """Samples the bureau database's backends (``pg_stat_activity``) every `interval` seconds
     in a thread: how many run a statement, how many of those wait on a lock (the audit ledger
@@ -942,6 +996,9 @@ class PgActivity:
                count(*) FILTER (WHERE state LIKE 'idle in transaction%')
         FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
     """
+
+    #: its own connection's name, left out of `PgCpu`
+    NAME = "credo-bench-monitor"
 
     def __init__(self, url: str, interval: float = 0.05) -> None:
         import threading
@@ -957,7 +1014,7 @@ class PgActivity:
     def _run(self) -> None:
         import psycopg
 
-        with psycopg.connect(self._dsn, autocommit=True) as conn:
+        with psycopg.connect(self._dsn, autocommit=True, application_name=self.NAME) as conn:
             while not self._stop.wait(self._interval):
                 self.samples.append(conn.execute(self.QUERY).fetchone())
 
@@ -1006,8 +1063,10 @@ def _print_phase(name: str, r: dict) -> None:
     print(
         f"  {name + load:<24} {r['ok']:>6,} ok {r['errors']:>4} err {r['throughput']:>7,.1f}/s"
         f"  p50 {_fmt(r['p50_ms'])}  p99 {_fmt(r['p99_ms'])}  max {_fmt(r['max_ms'])} ms;"
-        f"  CPU ms/req: server {cpu['server']}, postgres+other {cpu['other']}, client "
-        f"{cpu['client']}; machine {r['machine_busy']:.0%} busy, load {r['load_average'][0]:g}"
+        f"  CPU ms/req: server {cpu['server']}, postgres+other {cpu['other']} (the database's "
+        f"backends {cpu.get('postgres_db')}, PostgreSQL background "
+        f"{cpu.get('postgres_background')}), client {cpu['client']};"
+        f" machine {r['machine_busy']:.0%} busy, load {r['load_average'][0]:g}"
         f"→{r['load_average'][1]:g}; PG backends active {r['postgres_backends']['mean_active']},"
         f" waiting on the ledger lock {r['postgres_backends']['mean_waiting_on_advisory_lock']}",
         flush=True,
@@ -1094,7 +1153,7 @@ def print_table(result: dict) -> None:
         "need no errors)"
     )
     cols = ("workers", "endpoint", "subjects", "load", "requests", "errors", "req/s", "p50 ms",
-            "p99 ms", "max ms", "srv CPU ms/req", "goal", "verdict")  # fmt: skip
+            "p99 ms", "max ms", "srv CPU ms/req", "db CPU ms/req", "goal", "verdict")  # fmt: skip
     for c in cols:
         t.add_column(c, justify="left" if c in ("endpoint", "load", "goal") else "right")
     for w, cfg in result["configs"].items():
@@ -1118,7 +1177,8 @@ def print_table(result: dict) -> None:
                 str(w), ENDPOINTS[r["kind"]], subjects, load, f"{r['requests']:,}",
                 f"[red]{r['errors']:,}[/]" if r["errors"] else "0",
                 f"{r['throughput']:,.1f}", _fmt(r["p50_ms"]), _fmt(r["p99_ms"]),
-                _fmt(r["max_ms"]), f"{r['cpu_ms_per_request']['server']:.1f}", goal, verdict,
+                _fmt(r["max_ms"]), f"{r['cpu_ms_per_request']['server']:.1f}",
+                _fmt(r["cpu_ms_per_request"].get("postgres_db")), goal, verdict,
             )  # fmt: skip
     console.print(t)
     for w, cfg in result["configs"].items():

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     #: seconds an API server process trusts a key it checked (0: check every request); a key
     #: revoked meanwhile is refused at most this long after the revocation (docs/api.md)
     api_key_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
+    #: requests an API server process works on at once (the rest wait their turn), and the
+    #: database connections it keeps open for them on PostgreSQL (docs/api.md)
+    api_concurrency: int = Field(default=16, ge=1, le=200)
     #: a corrected dispute notifies every institution that queried the subject in these days
     dispute_notify_days: int = Field(default=60, ge=0, le=3650)
     #: longest personal statement (characters)

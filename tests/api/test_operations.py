@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 
+import pytest
+from anyio import to_thread
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from credo.api import app as app_module
 from credo.api.app import create_app
 from credo.config import Settings
 from credo.db import make_engine
@@ -146,3 +150,27 @@ def test_the_openapi_document_describes_problems_not_framework_errors(api):
             for p in op.get("parameters", []):
                 assert p["name"] not in ("id_number", "id_type")
     assert doc["components"]["securitySchemes"]
+
+
+@pytest.mark.parametrize("settings", [Settings(api_concurrency=3)])
+def test_routes_run_as_many_at_once_as_the_setting_allows(api, settings):
+    """The routes' thread pool is as large as `api_concurrency` (the pool of connections on
+    PostgreSQL is sized by the same setting: more threads than connections would wait, more
+    connections than threads were opened and closed on every burst)."""
+
+    async def tokens() -> float:
+        return to_thread.current_default_thread_limiter().total_tokens
+
+    assert api.client.portal.call(tokens) == 3
+
+
+def test_the_servers_postgresql_pool_keeps_a_connection_per_concurrent_request():
+    url = os.environ.get("CREDO_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("CREDO_TEST_DATABASE_URL not set")
+    engine = app_module._engine(Settings(database_url=url, api_concurrency=7))
+    try:
+        assert engine.dialect.name == "postgresql"
+        assert (engine.pool.size(), engine.pool._max_overflow) == (7, 4)
+    finally:
+        engine.dispose()

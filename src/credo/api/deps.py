@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,15 +70,21 @@ async def bearer_token(
 Token = Annotated[str, Depends(bearer_token)]
 
 
-def principal(ctx: Context, token: Token) -> Principal:
+def _authenticate(ctx: ApiContext, token: str) -> Principal:
+    with ctx.transaction() as session:
+        return authenticate(session, token, cache=ctx.keys)
+
+
+async def principal(ctx: Context, token: Token) -> Principal:
     """The institution calling, from its bearer token; 401 when the key is missing, wrong,
     revoked or expired; 429 when the key is over its rate limit. A dependency, so that an
     unauthenticated caller is refused before its body is looked at. A key this process
-    checked less than ``api_key_cache_seconds`` ago is not read again (`KeyCache`)."""
+    checked less than ``api_key_cache_seconds`` ago is not read again (`KeyCache`). Async: a
+    key found in the cache costs the request no trip through the thread pool; the database
+    read, when needed, runs there."""
     who = ctx.keys.get(token, utcnow())
     if who is None:
-        with ctx.transaction() as session:
-            who = authenticate(session, token, cache=ctx.keys)
+        who = await run_in_threadpool(_authenticate, ctx, token)
     ctx.limiter.take(who.key_id)
     return who
 
