@@ -17,6 +17,7 @@ from decimal import Decimal
 from hashlib import sha256
 
 import numpy as np
+import orjson
 import polars as pl
 from sqlalchemy import LargeBinary, event, select, tuple_, update
 from sqlalchemy import text as sql_text
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from credo.account.integrity import lock_accounts
 from credo.account.models import Account, AccountVersion, StatusRecord
 from credo.config import Profile
+from credo.core.normalize import name_key
 from credo.db import in_values, utcnow
 from credo.furnishing.columnar import StatusColumns
 from credo.furnishing.models import FurnishingBatch
@@ -44,14 +46,13 @@ from credo.furnishing.validate import (
 from credo.inquiry.models import Inquiry, InquirySource
 from credo.public_record.models import PublicRecord
 from credo.security.keys import KeyRing
-from credo.subject.models import ReviewKind, Subject, SubjectInfo
+from credo.subject.models import IdentityReview, ReviewKind, ReviewStatus, Subject, SubjectInfo
 from credo.subject.resolution import (
     KnownSubject,
     SubjectDirectory,
     id_blind,
     name_dob_blind,
     new_subject_ref,
-    open_review,
     phone_blind,
 )
 
@@ -214,6 +215,11 @@ class RecordStore:
         self.held_since: dict[int, int] = {}
         #: subjects whose identity this furnisher confirmed with a matching subject record
         self.confirmed: set[int] = set()
+        #: subjects this furnisher has not confirmed (looked up once), their stored identity
+        #: (name and birth date, encrypted) and those to flag for review at the end of a chunk
+        self._unconfirmed: set[int] = set()
+        self._identities: dict[int, tuple[bytes, bytes | None]] = {}
+        self._to_flag: set[int] = set()
         self.accounts: dict[str, AccountState] = {}
         self.unknown_refs: set[str] = set()
         #: this institution's dispute correction batches (id -> dispute ref): what a dispute
@@ -505,6 +511,96 @@ class RecordStore:
 
     # -- subjects --------------------------------------------------------------------
     def _subjects(self, rows) -> None:
+        self._prefetch_conflicts(rows)
+        self._subjects_rows(rows)
+        self._flag_for_review()
+
+    def _prefetch_conflicts(self, rows) -> None:
+        """What a conflict needs to know, for every subject on file that a row of this chunk
+        conflicts with, in two queries: the stored name and birth date (to name the fields
+        that differ) and whether this furnisher confirmed the identity before."""
+        kr, ids = self.keyring, set()
+        for _, _, rec, _ in rows:
+            known = self.subjects.get(self._blind(rec.id_type, rec.id_number))
+            if (
+                known is not None
+                and known.id > 0
+                and known.id not in self._identities
+                and known.name_dob_blind != name_dob_blind(kr, rec.name, rec.birth_date)
+            ):
+                ids.add(known.id)
+        if not ids:
+            return
+        for sid, name_enc, dob_enc in self.session.execute(
+            select(Subject.id, Subject.name_enc, Subject.birth_date_enc).where(
+                in_values(self.session, Subject.id, sorted(ids))
+            )
+        ):
+            self._identities[sid] = (name_enc, dob_enc)
+        unchecked = sorted(ids - self.confirmed)
+        self.confirmed.update(
+            self.session.scalars(
+                select(SubjectInfo.subject_id)
+                .where(
+                    in_values(self.session, SubjectInfo.subject_id, unchecked),
+                    SubjectInfo.institution_id == self.institution_id,
+                    SubjectInfo.superseded_at.is_(None),
+                )
+                .distinct()
+            )
+        )
+        self._unconfirmed.update(set(unchecked) - self.confirmed)
+
+    def _open_review(self, *, kind, subject_id, other_subject_id, line, fields, rec) -> int:
+        """Record an identity review case (`open_review`'s row, in one round trip); the
+        subjects are flagged ``needs_review`` together at the end of the chunk's subjects."""
+        detail = {"name": rec.name, "birth_date": rec.birth_date}
+        review_id = self.session.scalar(
+            IdentityReview.__table__.insert().returning(IdentityReview.id),
+            {
+                "kind": kind,
+                "status": ReviewStatus.open,
+                "subject_id": subject_id,
+                "other_subject_id": other_subject_id,
+                "batch_id": self.batch_id,
+                "line_no": line,
+                "fields": ",".join(fields),
+                "detail_enc": self.keyring.encrypt(
+                    orjson.dumps(detail, default=str).decode(), column="identity_review.detail"
+                ),
+                "resolution": None,
+                "created_at": utcnow(),
+                "resolved_at": None,
+            },
+        )
+        self._to_flag.update(x for x in (subject_id, other_subject_id) if x is not None)
+        return review_id
+
+    def _flag_for_review(self) -> None:
+        if self._to_flag:
+            self.session.execute(
+                update(Subject)
+                .where(in_values(self.session, Subject.id, sorted(self._to_flag)))
+                .values(needs_review=True)
+            )
+            self._to_flag.clear()
+
+    def _conflict_fields(self, subject_id: int, name: str, birth_date: date | None) -> list[str]:
+        """Which of name / birth_date differ from the identity on file (`conflict_fields`)."""
+        got = self._identities.get(subject_id)
+        if got is None:
+            return self.subjects.conflict_fields(subject_id, name, birth_date)
+        name_enc, dob_enc = got
+        fields = []
+        stored_name = self.keyring.decrypt(name_enc, column="subject.name")
+        if name_key(stored_name) != name_key(name):
+            fields.append("name")
+        stored_dob = self.keyring.decrypt(dob_enc, column="subject.birth_date") if dob_enc else ""
+        if stored_dob != (birth_date.isoformat() if birth_date else ""):
+            fields.append("birth_date")
+        return fields or ["name"]
+
+    def _subjects_rows(self, rows) -> None:
         kr = self.keyring
         new_rows: list[tuple[int, SubjectRec, str, str, str | None]] = []
         info_rows: list[tuple[int, SubjectRec, int, str | None]] = []
@@ -556,6 +652,8 @@ class RecordStore:
         """Has this furnisher already matched the subject's identity (earlier line or batch)?"""
         if subject_id in self.confirmed:
             return True
+        if subject_id in self._unconfirmed:
+            return False
         found = self.session.scalar(
             select(SubjectInfo.id)
             .where(
@@ -577,21 +675,19 @@ class RecordStore:
         later line of the batch for it is held too. If it has, only the conflicting line is held:
         its accounts are attributable through the identity it confirmed.
         """
-        fields = self.subjects.conflict_fields(subject_id, rec.name, rec.birth_date)
-        review = open_review(
-            self.session, self.keyring,
+        fields = self._conflict_fields(subject_id, rec.name, rec.birth_date)
+        review_id = self._open_review(
             kind=ReviewKind.identity_conflict, subject_id=subject_id, other_subject_id=None,
-            batch_id=self.batch_id, line_no=line, fields=fields,
-            furnished={"name": rec.name, "birth_date": rec.birth_date},
+            line=line, fields=fields, rec=rec,
         )  # fmt: skip
         if not self._confirmed(subject_id):
-            self.held_blinds[blind] = review.id
-            self.held_subjects[subject_id] = review.id
-            self.held_since[review.id] = line
+            self.held_blinds[blind] = review_id
+            self.held_subjects[subject_id] = review_id
+            self.held_since[review_id] = line
         self.reject(
             line, rtype,
             [Problem(f, "identity conflict: differs from the subject on file with this "
-                     f"identifier; held for review #{review.id}") for f in fields],
+                     f"identifier; held for review #{review_id}") for f in fields],
             text, held=True,
         )  # fmt: skip
 
@@ -636,11 +732,9 @@ class RecordStore:
             self.subjects.remember(blind, KnownSubject(sid, ndb, rec.subject_type))
             self.confirmed.add(sid)
             if other is not None:
-                open_review(
-                    self.session, kr,
+                self._open_review(
                     kind=ReviewKind.possible_duplicate, subject_id=sid, other_subject_id=other,
-                    batch_id=self.batch_id, line_no=line, fields=["name", "birth_date", "phone"],
-                    furnished={"name": rec.name, "birth_date": rec.birth_date},
+                    line=line, fields=["name", "birth_date", "phone"], rec=rec,
                 )  # fmt: skip
 
     def _subject_infos(self, info_rows) -> None:
