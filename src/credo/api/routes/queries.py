@@ -97,7 +97,7 @@ def _authorise(ctx: ApiContext, session, who: Principal, body: SubjectQuery, sco
     ),
     responses=responses(401, 403, 404, 413, 422, 429, 503),
 )
-def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
+def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> Response:
     try:
         # one transaction: the consent, the inquiry, the score and the ledger entries, all
         # written or none (the key was checked by `Caller`, before the body is looked at)
@@ -134,7 +134,10 @@ def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> ScoreResult:
         _ledger_refusal(ctx, who, body, "score", exc)
         raise
     ctx.metrics.queries.labels("score", "served").inc()
-    return ScoreResult(**result)
+    # the body FastAPI would make from `response_model` (the same pydantic serialiser), made
+    # here: returned as a model, it would be validated again on another trip through the
+    # thread pool
+    return Response(ScoreResult(**result).model_dump_json(), media_type="application/json")
 
 
 @router.post(
