@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -127,8 +127,8 @@ def validate_statuses(
     """Validate plain status rows a chunk at a time.
 
     `rows` must be decoded rows with ``record_type == "status"`` whose keys are all status
-    fields (the caller checks). Returns the accepted rows as columns, and the rows the lane
-    does not take (to be validated one by one by the general path).
+    fields (`BatchRun.process` picks them). Returns the accepted rows as columns, and the
+    rows the lane does not take (to be validated one by one by the general path).
     """
     if not rows or not validator.status_lane_ok:
         return None, list(rows)
@@ -218,8 +218,3 @@ def validate_statuses(
         text=[rows[i].text for i in keep],
     )
     return taken, slow
-
-
-def status_candidate(data: dict[str, Any] | None, known: frozenset[str]) -> bool:
-    """Whether a decoded row is one `validate_statuses` may look at."""
-    return data is not None and data.get("record_type") == "status" and data.keys() <= known

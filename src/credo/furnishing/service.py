@@ -26,7 +26,7 @@ from credo.audit import service as audit
 from credo.config import Profile
 from credo.db import utcnow
 from credo.errors import FormatError, NotFound
-from credo.furnishing.columnar import status_candidate, validate_statuses
+from credo.furnishing.columnar import validate_statuses
 from credo.furnishing.models import BatchStatus, FurnishingBatch, QuarantinedRow
 from credo.furnishing.reader import HashingReader, iter_csv, iter_jsonl, line_text, sniff
 from credo.furnishing.store import RecordStore
@@ -77,6 +77,10 @@ class Outcome:
     duplicates: int = 0
     rejected: int = 0
     flagged: int = 0
+
+
+def _line(raw) -> int:
+    return raw.line
 
 
 def _reason_key(reason: str) -> str:
@@ -162,11 +166,16 @@ class BatchRun:
         good = []
         validate, known = self.validator.validate, self.validator.status_fields
         self.report.lines += len(rows)
-        plain = [raw for raw in rows if status_candidate(raw.data, known)]
-        lane, _ = validate_statuses(self.validator, plain)
-        if lane is not None:
-            taken = set(lane.line.tolist())
-            rows = [raw for raw in rows if raw.line not in taken]
+        plain, others = [], []
+        for raw in rows:
+            d = raw.data
+            if d is not None and d.get("record_type") == "status" and d.keys() <= known:
+                plain.append(raw)
+            else:
+                others.append(raw)
+        lane, slow = validate_statuses(self.validator, plain)
+        # in line order: the stored statuses of an account are decided line by line
+        rows = sorted([*others, *slow], key=_line) if slow else others
         for raw in rows:
             if raw.data is None:
                 self.reject(raw.line, None, [Problem(None, raw.error or "unreadable")], raw.text)
