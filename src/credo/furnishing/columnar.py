@@ -206,15 +206,20 @@ def validate_statuses(
     if not len(keep):
         return None, slow
     refs, notified = cols["account_ref"], cols["subject_notified_on"]
+    if len(keep) == n:  # the usual case: every row taken, no picking needed
+        kept_rows, kept_refs, kept_notified = rows, refs, notified
+    else:
+        kept_rows = [rows[i] for i in keep]
+        kept_refs, kept_notified = [refs[i] for i in keep], [notified[i] for i in keep]
     taken = StatusColumns(
-        line=np.fromiter((rows[i].line for i in keep), np.int64, len(keep)),
-        ref=[refs[i] for i in keep],
+        line=np.fromiter((r.line for r in kept_rows), np.int64, len(keep)),
+        ref=kept_refs,
         month=month[keep],
         balance=_ints(checks["balance_cents"])[keep],
         due=_ints(checks["amount_due_cents"])[keep],
         paid=_ints(checks["amount_paid_cents"])[keep],
         dpd=dpd[keep],
-        notified=[notified[i] for i in keep],
-        text=[rows[i].text for i in keep],
+        notified=kept_notified,
+        text=[r.text for r in kept_rows],
     )
     return taken, slow

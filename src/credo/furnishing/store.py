@@ -937,10 +937,12 @@ class RecordStore:
                 spans[st.account_id] = (min(lo, _prev_month(rec.period)), max(hi, rec.period))
         lane_aid = None
         if lane is not None:
-            lane_aid = np.fromiter(
-                (getattr(self.accounts.get(r), "account_id", -1) for r in lane.ref),
-                np.int64,
-                len(lane),
+            # each distinct reference looked up once, mapped onto the rows by Polars
+            ids = {r: getattr(self.accounts.get(r), "account_id", -1) for r in set(lane.ref)}
+            lane_aid = (
+                pl.Series(lane.ref, dtype=pl.String)
+                .replace_strict(list(ids), list(ids.values()), return_dtype=pl.Int64)
+                .to_numpy()
             )
             known = lane_aid > 0
             if known.any():
@@ -1164,7 +1166,11 @@ class RecordStore:
         version_of: list[int] = []
         accepted = corrections = duplicates = 0
         supersede = versions.supersede
-        for k, (x, mo, h) in enumerate(zip(t_aid.tolist(), t_m.tolist(), hashes, strict=True)):
+        pairs = zip(t_aid.tolist(), t_m.tolist(), hashes, strict=True)
+        if not stored_m:  # nothing on file for these months (a first load): all new
+            keep, version_of, accepted = list(range(len(take))), [1] * len(take), len(take)
+            pairs = ()
+        for k, (x, mo, h) in enumerate(pairs):
             got = stored_m.get((x, mo))
             if got is None:
                 accepted += 1
