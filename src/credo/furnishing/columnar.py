@@ -11,7 +11,7 @@ only ever *accepts*: a row it accepts is one the general path accepts, with the 
 The records come back as a `StatusColumns` batch that `RecordStore` stores account by account
 (`RecordStore._statuses`): an account whose rows all pass the cross-record rules in one
 vectorised pass is stored from the columns; any other account goes through the row-by-row path,
-which is exact by construction (see `docs/architecture.md`, "Furnishing").
+which is exact by construction (`docs/furnishing.md`, "What happens to each line").
 """
 
 from __future__ import annotations
