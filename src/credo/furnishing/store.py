@@ -114,6 +114,12 @@ _STATUS_COPY_SQL = f"COPY status_record ({', '.join(_STATUS_COPY_COLUMNS)}) FROM
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def _copy_text(v) -> str:
+    """A non-null value in COPY text format (`_copy_field` without the None check)."""
+    fmt = _COPY_FORMATS.get(type(v))
+    return fmt(v) if fmt is not None else _copy_field(v)
+
+
 def _copy_field(v) -> str:
     """One value in PostgreSQL's COPY text format."""
     if v is None:
@@ -153,6 +159,16 @@ class _Sender:
     def join(self) -> BaseException | None:
         self._thread.join()
         return self.error
+
+
+#: the COPY text of the common value types, by exact type (`_copy_field` decides the rest)
+_COPY_FORMATS = {
+    int: int.__str__,
+    str: lambda v: v.translate(_COPY_ESCAPES),
+    date: date.isoformat,
+    datetime: datetime.isoformat,
+    bytes: lambda v: "\\\\x" + v.hex(),
+}
 
 
 def _month_date(m: int) -> date:
@@ -323,13 +339,13 @@ class RecordStore:
             (n, None if isinstance(c.type, LargeBinary) else c.type.bind_processor(dialect))
             for n, c in ((n, table.c[n]) for n in names)
         ]
-        lines = []
-        for row in rows:
-            fields = []
-            for n, p in procs:
-                v = row[n]
-                fields.append(_copy_field(v if p is None or v is None else p(v)))
-            lines.append("\t".join(fields))
+        columns = []
+        for n, p in procs:  # a column at a time: one comprehension per column, not per value
+            values = [row[n] for row in rows]
+            if p is not None:
+                values = [None if v is None else p(v) for v in values]
+            columns.append([_NULL if v is None else _copy_text(v) for v in values])
+        lines = ["\t".join(fields) for fields in zip(*columns, strict=True)]
         lines.append("")
         conn = self.session.connection().connection.driver_connection
         cols = ", ".join(f'"{n}"' for n in names)
