@@ -349,8 +349,9 @@ class RecordStore:
         lines.append("")
         conn = self.session.connection().connection.driver_connection
         cols = ", ".join(f'"{n}"' for n in names)
-        with conn.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
-            copy.write("\n".join(lines).encode())
+        self._start_copy(
+            conn, f'COPY "{table.name}" ({cols}) FROM STDIN', "\n".join(lines).encode()
+        )
 
     def _insert_returning_ids(self, model, rows: list[dict]) -> list[int]:
         """Insert `rows`; returns their ids in row order.
@@ -405,21 +406,25 @@ class RecordStore:
                 f"{_NULL if sup is None else r['superseded_by_batch_id']}\t"
                 f"{r['batch_id']}\t{r['line_no']}\n"
             )
-        payload = "".join(out).encode()
+        self._start_copy(conn, _STATUS_COPY_SQL, "".join(out).encode())
+
+    def _start_copy(self, conn, sql: str, payload: bytes) -> None:
+        """Start a COPY of `payload` and leave it open while the connection is watched.
+
+        The server loads the rows while this process goes on (reading and validating the next
+        chunk, building the next insert), and the next statement on the connection finishes
+        it first (`finish_copy`). Unwatched, it is finished at once. The rows are sent by a
+        thread: a chunk is larger than the socket's buffer, so sending it from here would wait
+        for the server to read most of it. The thread spends its time blocked on the socket (no
+        GIL), and nothing else uses the connection until `finish_copy` has joined it.
+        """
         cur = conn.cursor()
         try:
-            copy_cm = cur.copy(_STATUS_COPY_SQL)
+            copy_cm = cur.copy(sql)
             copy = copy_cm.__enter__()
         except BaseException:
             cur.close()
             raise
-        # Left open while the connection is watched: the server loads the rows while this
-        # process reads and validates the next chunk, and the next statement on the connection
-        # finishes it first (`finish_copy`). Unwatched, it is finished at once. The rows are
-        # sent by a thread: a chunk is larger than the socket's buffer, so sending it from here
-        # would wait for the server to read most of it. The thread spends its time blocked on
-        # the socket (no GIL), and nothing else uses the connection until `finish_copy` has
-        # joined it.
         sender = _Sender(copy, payload) if self._watched else None
         self._open_copy = (copy_cm, cur, sender)
         if sender is None:
@@ -431,7 +436,7 @@ class RecordStore:
             self.finish_copy()
 
     def finish_copy(self, exc: BaseException | None = None) -> None:
-        """Wait for the last status COPY to complete (abort it when `exc` is given).
+        """Wait for the last COPY to complete (abort it when `exc` is given).
 
         Called before any other statement runs on the batch's connection (a
         ``before_cursor_execute`` listener, see `watch_connection`), before the next COPY, and
