@@ -85,9 +85,9 @@ def test_a_failure_in_the_copy_sender_thread_fails_the_batch_cleanly(
         def write(self, payload):
             raise RuntimeError("connection lost while sending")
 
-    real_init = store._Sender.__init__
+    real_send = store._Sender.send
     monkeypatch.setattr(
-        store._Sender, "__init__", lambda self, copy, payload: real_init(self, Broken(), payload)
+        store._Sender, "send", lambda self, copy, payload: real_send(self, Broken(), payload)
     )
     path = write_jsonl(tmp_path / "big.jsonl", generated_bureau(40))
     with Session(engine) as session:
@@ -97,7 +97,7 @@ def test_a_failure_in_the_copy_sender_thread_fails_the_batch_cleanly(
             run(session, path, keyring, cn, chunk_rows=100)
         session.rollback()
         assert session.scalar(select(func.count()).select_from(StatusRecord)) == 0
-    monkeypatch.setattr(store._Sender, "__init__", real_init)
+    monkeypatch.setattr(store._Sender, "send", real_send)
     with Session(engine) as session:
         report = run(session, path, keyring, cn, chunk_rows=100)
         session.commit()
