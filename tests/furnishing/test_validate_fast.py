@@ -124,3 +124,58 @@ def test_the_status_hash_is_the_generic_content_hash(cents, dpd, notified):
 
     rec = StatusRec("A-1", date(2024, 1, 1), *cents, dpd, notified)
     assert status_hash(rec) == _hash(*cents, dpd, notified)
+
+
+_ids = st.one_of(
+    st.sampled_from(["110105194912310021", "11010519491231002X", "11010519491231002x",
+                     " 110105194912310021", "110105194912310022", "91350100M000100Y43", "E1234567",
+                     "１１０１０５１９４９１２３１００２１", ""]),
+    st.text(max_size=20),
+    st.integers(),
+)  # fmt: skip
+
+
+@st.composite
+def inquiry_rows(draw):
+    row = {
+        "record_type": "inquiry",
+        "id_type": draw(st.sampled_from(["prc_id", "uscc", "passport", "other", "PRC_ID", " prc_id",
+                                         "ssn", 3])),
+        "id_number": draw(_ids),
+        "inquired_on": draw(_dates),
+        "purpose": draw(st.sampled_from(["loan_approval", "self_query", "Loan_Approval", "fun",
+                                         None])),
+        "kind": draw(st.sampled_from(["hard", "soft", "HARD", " soft", "medium", None])),
+        "inquiry_ref": draw(st.one_of(st.none(), st.text(max_size=6), st.integers())),
+    }  # fmt: skip
+    return {k: v for k, v in row.items() if v is not None or draw(st.booleans())}
+
+
+@settings(
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(row=inquiry_rows())
+def test_the_inquiry_fast_path_agrees_with_the_general_path(cn, row):
+    validator = RowValidator(as_of=AS_OF, profile=cn)
+    general = _Row(row)
+    expected = validator._inquiry(general)
+    fast = validator._inquiry_fast(row)
+    if fast is not None:
+        assert not general.problems, general.problems
+        assert fast == expected
+    _, rec, problems = validator.validate(row)
+    assert rec == (None if general.problems else expected)
+    assert bool(problems) == bool(general.problems)
+
+
+def test_the_inquiry_fast_path_takes_the_canonical_rows(cn):
+    validator = RowValidator(as_of=AS_OF, profile=cn)
+    row = {"record_type": "inquiry", "id_type": "prc_id", "id_number": "11010519491231002x",
+           "inquired_on": "2024-01-02", "purpose": "loan_approval", "kind": "hard"}  # fmt: skip
+    rec = validator._inquiry_fast(row)
+    assert rec is not None and rec.id_number == "11010519491231002X"
+    assert rec == validator._inquiry(_Row(row))
+    held = RowValidator(as_of=AS_OF, profile=cn, holder_known=True)
+    assert held._inquiry_fast(row) is None  # a dispute correction names no holder
