@@ -179,7 +179,7 @@ def test_the_subjects_controls_and_notices(full):
                                     verified_by="counter: ID card seen", actor="ops")  # fmt: skip
     (cred,) = _export(full)["access_credentials"]
     assert cred["verified_by"] == "counter: ID card seen" and cred["revoked_at"] is None
-    assert token.split("_")[-1] not in orjson.dumps(cred).decode()
+    assert token[-43:] not in orjson.dumps(cred).decode()
     assert set(cred) == {"credential_id", "verified_by", "created_at", "expires_at",
                          "revoked_at", "last_used_at"}  # fmt: skip
 
