@@ -714,7 +714,7 @@ def make_plan(name: str, y, rows: int, repeats: int, workdir: Path) -> Path:
     return plan
 
 
-def run_child(python: Path, spec: dict, timeout: float) -> dict:
+def run_child(python: Path, spec: dict, timeout: float, scoring_threads: int = 1) -> dict:
     with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as fh:
         out = Path(fh.name)
     try:
@@ -731,6 +731,7 @@ def run_child(python: Path, spec: dict, timeout: float) -> dict:
             text=True,
             timeout=timeout,
             cwd=ROOT,
+            env={**os.environ, "CREDO_SCORING_THREADS": str(scoring_threads)},
         )
         if proc.returncode != 0 or not out.stat().st_size:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
@@ -937,7 +938,9 @@ def main_run(args) -> dict:
             f"(numpy default_rng({SEED})), scored by the model fitted on the 70 %; at least 3 "
             "runs and more while they took < 2 s in all (at most 20; fewer than 3 only when a "
             "run takes > 20 s or the runs > 60 s), best wall time reported; process CPU "
-            "seconds of every run recorded",
+            f"seconds of every run recorded; Credo scores on {args.scoring_threads} thread(s) "
+            "(CREDO_SCORING_THREADS), the peers on one",
+            "scoring_threads": args.scoring_threads,
             "auc": "from each library's P(bad); score_auc: AUC of its timed scoring function",
             "quick": bool(args.quick),
         },
@@ -974,7 +977,7 @@ def main_run(args) -> dict:
                     "credo_params": credo_params,
                 }
                 t0 = time.perf_counter()
-                r = run_child(python, spec_, args.timeout)
+                r = run_child(python, spec_, args.timeout, args.scoring_threads)
                 r["wall_s"] = time.perf_counter() - t0
                 result["results"][ds][m] = r
                 status = r.get("error", "").splitlines()[-1:] or [
@@ -1009,6 +1012,12 @@ def parse_args(argv=None):
         default=None,
         help="Scorecard parameters as JSON, the same for every data set, e.g. "
         "'{\"max_n_bins\": 8}'",
+    )
+    p.add_argument(
+        "--scoring-threads",
+        type=int,
+        default=1,
+        help="threads Credo scores a frame on (default 1: the peers score on one)",
     )
     p.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
     p.add_argument("--worker", help=argparse.SUPPRESS)

@@ -29,7 +29,7 @@ UTILISATION = FeaturePoints(
     special_codes=(-1.0, 999.0),
     special_points=-3.3,
 )
-#: more splits than kernel.COMPARE_SPLITS: binned by binary search
+#: more splits than kernel.SELECT_SPLITS: binned by binary search
 INCOME = FeaturePoints(
     name="income",
     dtype="numerical",
@@ -129,7 +129,7 @@ def test_bad_engine_and_ragged_columns_are_refused():
 
 def test_the_loop_is_cached_on_disk_and_compiled_in_memory_without_a_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CREDO_KERNEL_CACHE", str(tmp_path))
-    shape = kernel.shape_of("NO", [True, False], [False, False])
+    shape = kernel.shape_of("NO", [1, 0], [1, 0])
     monkeypatch.setattr(kernel, "_LOOPS", {})
     kernel.loop_for(shape)
     assert [p.name.startswith("credo_kernel_") for p in tmp_path.glob("*.py")] == [True]
@@ -145,3 +145,84 @@ def test_the_loop_is_cached_on_disk_and_compiled_in_memory_without_a_cache(tmp_p
                   np.zeros(3, dtype=np.uintp), keys, values, np.uint64(60), out)  # fmt: skip
     assert misses == 3  # NULL cells are never in the table
     assert np.isnan(out).all()
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_a_frame_split_across_threads_scores_as_one_pass(monkeypatch, threads):
+    from credo.scoring import fast
+
+    monkeypatch.setenv("CREDO_SCORING_THREADS", threads)
+    monkeypatch.setattr(fast, "PARALLEL_MIN_ROWS", 4 * IDENTITY_MIN_ROWS)
+    n = 3 * 4 * IDENTITY_MIN_ROWS + 17  # three parts of unequal size
+    X = frame_of(np.random.default_rng(11), n, 5)
+    # unseen objects in every part (misses counted by each thread)
+    for row in (10, n // 3 + 1, n // 2, n - 1):
+        X.loc[row, "housing"] = "".join(["re", "nt"]) if row % 2 else "".join(["mo", "on"])
+    calls = []
+    loop = fast._CompiledPass._loop_rows
+    monkeypatch.setattr(
+        fast._CompiledPass, "_loop_rows", lambda self, out: calls.append(1) or loop(self, out)
+    )
+    used = []
+    original = kernel.loop_for
+
+    def counting(shape):
+        fn = original(shape)
+        return lambda *args: used.append(len(args[-1])) or fn(*args)
+
+    monkeypatch.setattr(kernel, "loop_for", counting)
+    scores = SCORER.score(X, engine="compiled")
+    np.testing.assert_array_equal(scores, SCORER.score(X, engine="numpy"))
+    assert calls == [1]
+    assert len(used) == int(threads) and sum(used) == n
+
+
+@pytest.mark.parametrize("bad", ["two", "0", "-1"])
+def test_a_bad_thread_count_is_refused(monkeypatch, bad):
+    from credo.scoring import fast
+
+    monkeypatch.setenv("CREDO_SCORING_THREADS", bad)
+    with pytest.raises(ValueError, match=f"CREDO_SCORING_THREADS must be .*{bad}"):
+        fast.scoring_threads()
+
+
+def test_objects_are_looked_up_in_a_probed_table_when_no_collision_free_one_is_found(
+    monkeypatch,
+):
+    rng = np.random.default_rng(5)
+    X = frame_of(rng, 3 * IDENTITY_MIN_ROWS, 400)
+    X.loc[len(X) - 2 :, "housing"] = ["".join(["re", "nt"]), "".join(["bo", "at"])]
+    expected = SCORER.score(X, engine="numpy")
+    kinds = []
+    real = kernel.loop_for
+    monkeypatch.setattr(kernel, "loop_for", lambda shape: kinds.append(shape) or real(shape))
+    np.testing.assert_array_equal(SCORER.score(X, engine="compiled"), expected)
+    monkeypatch.setattr(kernel, "direct_table", lambda addresses, points: None)
+    np.testing.assert_array_equal(SCORER.score(X, engine="compiled"), expected)
+    assert [s[0] for s in kinds] == ["D", "O"]
+
+
+def test_a_direct_table_has_no_collisions_and_finds_only_its_addresses():
+    objects = np.asarray([f"o{i}" for i in range(300)], dtype=object)
+    addresses = np.asarray(kernel_addresses(objects))
+    points = np.arange(300, dtype=np.float64)
+    keys, values, multiplier, shift = kernel.direct_table(addresses, points)
+    slots = (addresses * multiplier) >> shift
+    assert len(np.unique(slots)) == 300 and (keys[slots] == addresses).all()
+    np.testing.assert_array_equal(values[slots], points)
+    assert np.isnan(values[-1]) and len(values) == len(keys) + 1
+    strangers = np.asarray(kernel_addresses(np.asarray(["x", "y"], dtype=object)))
+    probe = np.concatenate([addresses[:3], strangers, [0]]).astype(np.uintp)
+    np.testing.assert_array_equal(kernel.unseen_direct(probe, keys, multiplier, shift), [3, 4, 5])
+
+
+def test_no_direct_table_when_the_objects_are_too_many(monkeypatch):
+    monkeypatch.setattr(kernel, "DIRECT_MAX_BITS", 6)
+    objects = np.asarray([f"o{i}" for i in range(40)], dtype=object)
+    assert kernel.direct_table(np.asarray(kernel_addresses(objects)), np.zeros(40)) is None
+
+
+def kernel_addresses(objects: np.ndarray):
+    from credo.scoring.fast import _Addresses
+
+    return _Addresses(objects)

@@ -13,9 +13,13 @@ Missing bin as well, so scoring never fails on new data.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+import threading
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -360,6 +364,40 @@ KERNEL_MIN_ROWS = 65_536
 
 _KERNEL: Any = None
 
+#: frames of at least twice this many rows are split across threads (see `scoring_threads`)
+PARALLEL_MIN_ROWS = 131_072
+
+
+def scoring_threads() -> int:
+    """Threads a large frame is scored on: ``$CREDO_SCORING_THREADS``, else the usable cores."""
+    raw = os.environ.get("CREDO_SCORING_THREADS", "").strip()
+    if raw:
+        try:
+            threads = int(raw)
+        except ValueError:
+            raise ValueError(
+                f"CREDO_SCORING_THREADS must be a whole number of threads; got {raw!r}"
+            ) from None
+        if threads < 1:
+            raise ValueError(f"CREDO_SCORING_THREADS must be at least 1; got {threads}")
+        return threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _scoring_pool(threads: int) -> ThreadPoolExecutor:
+    """One process-wide pool of `threads` workers (made again when the count changes)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != threads:
+            if _POOL is not None:
+                _POOL[1].shutdown(wait=False)
+            _POOL = (threads, ThreadPoolExecutor(threads, thread_name_prefix="credo-score"))
+        return _POOL[1]
+
 
 def _kernel(*, required: bool) -> Any:
     """`credo.scoring.kernel` (importing numba the first time), or None without numba."""
@@ -388,9 +426,12 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 class _ObjectTable:
     """Object address -> points, for the objects of one text column met so far.
 
-    Open addressing with linear probing, kept at most half full, read by the compiled pass.
-    Every entry's points come from `category_slots` (the text rule) applied to the object.
+    Open addressing with linear probing, kept at most half full, read by the compiled pass
+    (kind ``O``). Every entry's points come from `category_slots` (the text rule) applied to
+    the object.
     """
+
+    kind = "O"
 
     def __init__(self, kernel: Any, size: int) -> None:
         self.kernel = kernel
@@ -412,14 +453,37 @@ class _ObjectTable:
             self.used = self.kernel.insert(self.keys, self.values, self.shift, keys, values)
         self.used = self.kernel.insert(self.keys, self.values, self.shift, addresses, points)
 
+    def arguments(self) -> list[Any]:
+        return [self.keys, self.values, self.shift]
+
+    def unseen(self, addresses: np.ndarray) -> np.ndarray:
+        return self.kernel.unseen(addresses, self.keys, self.shift)
+
+
+class _DirectTable:
+    """Object address -> points without collisions (kind ``D``, `kernel.direct_table`)."""
+
+    kind = "D"
+
+    def __init__(self, kernel: Any, table: tuple[np.ndarray, np.ndarray, Any, Any]) -> None:
+        self.kernel = kernel
+        self.keys, self.values, self.multiplier, self.shift = table
+
+    def arguments(self) -> list[Any]:
+        return [self.keys, self.values, self.multiplier, self.shift]
+
+    def unseen(self, addresses: np.ndarray) -> np.ndarray:
+        return self.kernel.unseen_direct(addresses, self.keys, self.multiplier, self.shift)
+
 
 class _CompiledPass:
     """One `PointsScorer.score` through a loop of `credo.scoring.kernel`.
 
     Text columns are looked up by object: the objects of a sample of rows (the first
     `IDENTITY_MIN_ROWS`, or an evenly spaced wider sample when those hold many) are put
-    through the text rule first; rows holding other objects are found after the pass and
-    scored with the NumPy path (the same rule).
+    through the text rule first, into a collision-free table when one is found, else a
+    probed one; rows holding other objects are found after the pass and scored with the
+    NumPy path (the same rule).
     Columns whose sample looks like mostly distinct objects, and pandas categoricals, are
     scored with the NumPy path and their points handed to the loop.
     """
@@ -428,7 +492,7 @@ class _CompiledPass:
         self.scorer, self.kernel, self.n = scorer, kernel, n
         #: per feature, what the NumPy path scores unseen objects' rows on
         self.columns: list[np.ndarray] = []
-        self.tables: list[_ObjectTable | None] = []
+        self.tables: list[_ObjectTable | _DirectTable | None] = []
         self.kinds: list[str] = []
         for j, (f, raw) in enumerate(zip(scorer.features, columns, strict=True)):
             table = values = None
@@ -445,22 +509,21 @@ class _CompiledPass:
                     self.kinds.append("P")
                 else:
                     self.columns.append(values)
-                    self.kinds.append("O")
+                    self.kinds.append(table.kind)
             self.tables.append(table)
         features = scorer.features
         self.loop = kernel.loop_for(
             kernel.shape_of(
                 "".join(self.kinds),
-                [
-                    k == "N" and bool(f.special_codes)
-                    for f, k in zip(features, self.kinds, strict=True)
-                ],
-                [len(f.splits) > COMPARE_SPLITS for f in features],
+                [len(f.splits) for f in features],
+                [len(f.special_codes) for f in features],
             )
         )
         self._specials = [np.asarray(f.special_codes, dtype=np.float64) for f in scorer.features]
 
-    def _seed(self, j: int, f: FeaturePoints, values: np.ndarray) -> _ObjectTable | None:
+    def _seed(
+        self, j: int, f: FeaturePoints, values: np.ndarray
+    ) -> _ObjectTable | _DirectTable | None:
         """A table of the objects in a sample of the column; None when they are mostly distinct."""
         addresses = np.asarray(_Addresses(values))
         head = addresses[:IDENTITY_MIN_ROWS]
@@ -472,45 +535,68 @@ class _CompiledPass:
             if len(seen) * 2 > len(sample):
                 return None
             rows *= step
-        table = _ObjectTable(self.kernel, len(seen))
-        self._learn(j, f, table, values, rows)
+        # the objects' points by the text rule; a NULL cell (address 0) is never stored
+        rows = rows[seen != 0]
+        slots = category_slots(self.scorer._cat_maps[j], len(f.points), values[rows])
+        points = self.scorer._tables[j].take(slots)
+        direct = self.kernel.direct_table(addresses[rows], points)
+        if direct is not None:
+            return _DirectTable(self.kernel, direct)
+        table = _ObjectTable(self.kernel, len(rows))
+        table.add(addresses[rows], points)
         return table
 
-    def _learn(
-        self, j: int, f: FeaturePoints, table: _ObjectTable, values: np.ndarray, rows: np.ndarray
-    ) -> None:
-        """Put the objects of `rows` (one row per object) through the text rule into `table`."""
-        slots = category_slots(self.scorer._cat_maps[j], len(f.points), values[rows])
-        addresses = np.asarray(_Addresses(values))[rows]
-        table.add(addresses, self.scorer._tables[j].take(slots))
-
-    def _arguments(self) -> list[Any]:
-        args: list[Any] = []
+    def _arguments(self) -> list[tuple[Any, bool]]:
+        """The loop's arguments, each with whether it holds one cell per row."""
+        args: list[tuple[Any, bool]] = []
         for j, kind in enumerate(self.kinds):
             column, table = self.columns[j], self.tables[j]
             if kind == "N":
                 scorer = self.scorer
-                args += [column, scorer._split_arrays[j], self._specials[j], scorer._tables[j]]
-            elif kind == "O":
-                assert table is not None
-                args += [np.asarray(_Addresses(column)), table.keys, table.values, table.shift]
+                shared = [scorer._split_arrays[j], self._specials[j], scorer._tables[j]]
+                args += [(column, True), *((a, False) for a in shared)]
+            elif table is not None:
+                args.append((np.asarray(_Addresses(column)), True))
+                args += [(a, False) for a in table.arguments()]
             else:
-                args.append(column)
+                args.append((column, True))
         return args
 
     def run(self) -> np.ndarray:
         out = np.empty(self.n, dtype=np.float64)
-        if not self.loop(*self._arguments(), out):
+        if not self._loop_rows(out):
             return out
         # rows holding objects the sample did not: scored again by the NumPy path
         unseen = [
-            self.kernel.unseen(np.asarray(_Addresses(self.columns[j])), table.keys, table.shift)
+            table.unseen(np.asarray(_Addresses(self.columns[j])))
             for j, table in enumerate(self.tables)
             if table is not None
         ]
         rows = np.unique(np.concatenate(unseen))
         out[rows] = self.scorer._sum_points([c[rows] for c in self.columns], self._points)
         return out
+
+    def _loop_rows(self, out: np.ndarray) -> int:
+        """Run the loop over every row; returns the number of object lookups that missed.
+
+        The loop releases the GIL, so a large frame is cut into contiguous row ranges scored
+        by `scoring_threads` threads at once, each writing its own part of `out`. Every row
+        is computed by the same operations whatever the range, so the scores do not depend
+        on the number of threads.
+        """
+        args = self._arguments()
+        threads = min(scoring_threads(), self.n // PARALLEL_MIN_ROWS)
+        if threads <= 1:
+            return self.loop(*(a for a, _ in args), out)
+        bounds = np.linspace(0, self.n, threads + 1).astype(int)
+
+        def part(lo: int, hi: int) -> int:
+            # a row-aligned column is cut with the rows; tables and splits are shared
+            return self.loop(*(a[lo:hi] if rowwise else a for a, rowwise in args), out[lo:hi])
+
+        pool = _scoring_pool(threads)
+        futures = [pool.submit(part, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+        return sum(f.result() for f in futures)
 
     def _points(self, j: int, f: FeaturePoints, column: np.ndarray) -> np.ndarray:
         if self.kinds[j] == "P":  # computed already
