@@ -271,6 +271,7 @@ def run(args) -> dict:
     result: dict = {
         "goal": {"speedup_vs_optbinning": GOAL_SPEEDUP, "single_record_p99_ms": GOAL_RECORD_MS},
         "machine": machine_info(),
+        "scoring_threads": args.scoring_threads,
     }
     X, y = credit_data(args.train_rows, args.seed)
     print(f"fitting on {len(X):,} rows x {X.shape[1]} features (bad rate {y.mean():.1%}) ...")
@@ -476,12 +477,19 @@ def parse_args(argv=None):
     )
     p.add_argument("--train-rows", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=20240601)
+    p.add_argument(
+        "--scoring-threads",
+        type=int,
+        default=1,
+        help="threads Credo scores a frame on (default 1: optbinning scores on one)",
+    )
     p.add_argument("--output", default=str(RESULTS / "scorer.json"))
     return p.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    os.environ["CREDO_SCORING_THREADS"] = str(args.scoring_threads)
     result = run(args)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -148,12 +148,15 @@ def direct_table(
 
     Address ``a`` has slot ``(a * multiplier) >> shift`` (64-bit, wrapping) and no two share
     one, so a lookup is one load and one compare, with no probing loop (kind ``D``). The
-    points array has one more entry, NaN, the miss slot. Tables from 2 to 4 times the number
-    of addresses up to 2**`DIRECT_MAX_BITS` slots are tried, `DIRECT_TRIES` multipliers each;
-    None when none is free of collisions (many objects: the probed table, kind ``O``).
+    points array has one more entry, NaN, the miss slot. Tables of at least n²/4 slots for n
+    addresses, up to 2**`DIRECT_MAX_BITS`, are tried, `DIRECT_TRIES` multipliers each; None
+    when none is free of collisions (many objects: the probed table, kind ``O``).
     """
     n = len(addresses)
-    bits = max(4, (2 * n - 1).bit_length())
+    # n keys land in 2**bits slots without a collision with probability ~exp(-n*n / 2**(bits+1)):
+    # start where that is ~e**-2 or better, so a few multipliers do, and give up at once for
+    # more objects than the largest table can hold apart (~500)
+    bits = max(4, (2 * n - 1).bit_length(), ((n * n + 3) // 4 - 1).bit_length())
     tried = 0
     while bits <= DIRECT_MAX_BITS:
         shift = np.uint64(64 - bits)
