@@ -424,34 +424,21 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 class _ObjectTable:
-    """Object address -> points, for the objects of one text column met so far.
-
-    Open addressing with linear probing, kept at most half full, read by the compiled pass
-    (kind ``O``). Every entry's points come from `category_slots` (the text rule) applied to
-    the object.
+    """Object address -> points for the seeded objects of one text column, read by the
+    compiled pass (kind ``O``): open addressing with linear probing, at most half full.
+    Every entry's points come from `category_slots` (the text rule) applied to the object.
     """
 
     kind = "O"
 
-    def __init__(self, kernel: Any, size: int) -> None:
+    def __init__(self, kernel: Any, addresses: np.ndarray, points: np.ndarray) -> None:
         self.kernel = kernel
-        self.used = 0
-        self._allocate(size)
-
-    def _allocate(self, size: int) -> None:
-        bits = max(4, (2 * size - 1).bit_length())
+        bits = max(4, (2 * len(addresses) - 1).bit_length())
         self.keys = np.zeros(1 << bits, dtype=np.uintp)
         # one more value: the miss slot the loop reads for an address not in the table
         self.values = np.full((1 << bits) + 1, np.nan)
         self.shift = np.uint64(64 - bits)
-
-    def add(self, addresses: np.ndarray, points: np.ndarray) -> None:
-        if 2 * (self.used + len(addresses)) > len(self.keys):
-            held = self.keys != 0
-            keys, values = self.keys[held], self.values[:-1][held]
-            self._allocate(2 * (self.used + len(addresses)))
-            self.used = self.kernel.insert(self.keys, self.values, self.shift, keys, values)
-        self.used = self.kernel.insert(self.keys, self.values, self.shift, addresses, points)
+        kernel.insert(self.keys, self.values, self.shift, addresses, points)
 
     def arguments(self) -> list[Any]:
         return [self.keys, self.values, self.shift]
@@ -542,9 +529,7 @@ class _CompiledPass:
         direct = self.kernel.direct_table(addresses[rows], points)
         if direct is not None:
             return _DirectTable(self.kernel, direct)
-        table = _ObjectTable(self.kernel, len(rows))
-        table.add(addresses[rows], points)
-        return table
+        return _ObjectTable(self.kernel, addresses[rows], points)
 
     def _arguments(self) -> list[tuple[Any, bool]]:
         """The loop's arguments, each with whether it holds one cell per row."""

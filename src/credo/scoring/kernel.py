@@ -89,11 +89,6 @@ def _insert(keys, values, shift, addresses, points):  # pragma: no cover - compi
             h = (h + 1) & mask
         keys[h] = a
         values[h] = points[i]
-    used = 0
-    for i in range(keys.shape[0]):
-        if keys[i] != 0:
-            used += 1
-    return used
 
 
 @_jit()
@@ -123,13 +118,13 @@ def insert(
     shift: np.uint64,
     addresses: np.ndarray,
     points: np.ndarray,
-) -> int:
-    """Add (address -> points) pairs to a table; returns the number of addresses now in it.
+) -> None:
+    """Add (address -> points) pairs to a probed table (kind ``O``).
 
     The caller keeps the table at most half full. Address 0 (a NULL cell) is never stored: the
     loop counts its rows as misses.
     """
-    return _insert(keys, values, shift, addresses, points)
+    _insert(keys, values, shift, addresses, points)
 
 
 #: a collision-free table has at most 2**DIRECT_MAX_BITS slots (1.5 MiB)
@@ -137,7 +132,9 @@ DIRECT_MAX_BITS = 16
 #: multipliers tried per table size before the size is doubled
 DIRECT_TRIES = 64
 #: the odd multipliers tried, the same in every process (any odd number hashes correctly)
-_MULTIPLIERS = np.random.default_rng(0x5EED).integers(1, 2**63, DIRECT_TRIES * 17, dtype=np.uint64)
+_MULTIPLIERS = np.random.default_rng(0x5EED).integers(
+    1, 2**63, DIRECT_TRIES * (DIRECT_MAX_BITS - 3), dtype=np.uint64
+)  # enough for every table size from 2**4 to 2**DIRECT_MAX_BITS
 _MULTIPLIERS |= np.uint64(1)
 
 
