@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import date
 
@@ -484,17 +485,11 @@ def test_chunk_boundaries_do_not_change_results(engine, tmp_path, keyring, cn):
         assert snap == big_snap
 
 
-def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
-    engine, tmp_path, keyring, cn
-):
-    """On PostgreSQL the looked-up tables are ANALYZEd inside the file's own transaction each
-    time the lines processed double from a threshold, so the planner counts the rows that
-    transaction inserted; SQLite needs none of it."""
+@contextlib.contextmanager
+def _analyzes(engine):
+    """The ANALYZE statements run on `engine` inside the block."""
     from sqlalchemy import event
-    from sqlalchemy.orm import Session
 
-    rows = generated_bureau(150)
-    path, size = _write(tmp_path, "big", rows), len(rows)
     analyzed: list[str] = []
 
     def spy(conn, cursor, statement, *args):
@@ -503,16 +498,28 @@ def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
 
     event.listen(engine, "before_cursor_execute", spy)
     try:
-        counts = {}
-        for analyze_from in (size + 1, size // 8):
-            analyzed.clear()
-            with Session(engine) as session:
-                add_institution(session)
-                run(session, path, keyring, cn, chunk_rows=100, analyze_from_lines=analyze_from)
-                session.rollback()
-            counts[analyze_from] = list(analyzed)
+        yield analyzed
     finally:
         event.remove(engine, "before_cursor_execute", spy)
+
+
+def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
+    engine, tmp_path, keyring, cn
+):
+    """On PostgreSQL the looked-up tables are ANALYZEd inside the file's own transaction each
+    time the lines processed double from a threshold, so the planner counts the rows that
+    transaction inserted; SQLite needs none of it."""
+    from sqlalchemy.orm import Session
+
+    rows = generated_bureau(150)
+    path, size = _write(tmp_path, "big", rows), len(rows)
+    counts = {}
+    for analyze_from in (size + 1, size // 8):
+        with _analyzes(engine) as analyzed, Session(engine) as session:
+            add_institution(session)
+            run(session, path, keyring, cn, chunk_rows=100, analyze_from_lines=analyze_from)
+            session.rollback()
+        counts[analyze_from] = analyzed
     assert counts[size + 1] == []
     if engine.dialect.name != "postgresql":
         assert counts[size // 8] == []
@@ -528,7 +535,7 @@ def test_a_file_into_a_bureau_larger_than_it_triggers_no_analyze(engine, tmp_pat
     ANALYZE waits until the lines processed reach the rows the tables held at the start."""
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's planner statistics")
-    from sqlalchemy import event, text
+    from sqlalchemy import text
     from sqlalchemy.orm import Session
 
     rows = generated_bureau(150)
@@ -540,19 +547,10 @@ def test_a_file_into_a_bureau_larger_than_it_triggers_no_analyze(engine, tmp_pat
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         conn.commit()
-    analyzed: list[str] = []
-
-    def spy(conn, cursor, statement, *args):
-        if statement.startswith("ANALYZE"):
-            analyzed.append(statement)
-
-    event.listen(engine, "before_cursor_execute", spy)
-    try:
-        with Session(engine) as session:  # the same file again: as many lines as rows on file
-            run(session, path, keyring, cn, chunk_rows=100, analyze_from_lines=size // 8)
-            session.rollback()
-    finally:
-        event.remove(engine, "before_cursor_execute", spy)
+    # the same file again: as many lines as rows on file
+    with _analyzes(engine) as analyzed, Session(engine) as session:
+        run(session, path, keyring, cn, chunk_rows=100, analyze_from_lines=size // 8)
+        session.rollback()
     assert analyzed == []
 
 

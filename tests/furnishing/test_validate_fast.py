@@ -61,6 +61,20 @@ def status_rows(draw):
     return {k: v for k, v in row.items() if v is not None or draw(st.booleans())}
 
 
+def _assert_fast_agrees(validator, row, general_path, fast_path) -> None:
+    """A fast path takes only rows the general path accepts, giving the same record; and
+    whatever path a row takes, validate() answers as the general path does."""
+    general = _Row(row)
+    expected = general_path(general)
+    fast = fast_path(row)
+    if fast is not None:
+        assert not general.problems, general.problems
+        assert fast == expected
+    _, rec, problems = validator.validate(row)
+    assert rec == (None if general.problems else expected)
+    assert bool(problems) == bool(general.problems)
+
+
 @settings(
     max_examples=3000,
     deadline=None,
@@ -72,16 +86,7 @@ def test_fast_path_accepts_only_what_the_general_path_accepts_and_gives_the_same
 ):
     for profile in (cn, us):  # the profiles differ in the negative-data notice rule
         validator = RowValidator(as_of=AS_OF, profile=profile)
-        general = _Row(row)
-        expected = validator._status(general)
-        fast = validator._status_fast(row)
-        if fast is not None:
-            assert not general.problems, general.problems
-            assert fast == expected
-        # whatever path a row takes, validate() answers as the general path does
-        _, rec, problems = validator.validate(row)
-        assert rec == (None if general.problems else expected)
-        assert bool(problems) == bool(general.problems)
+        _assert_fast_agrees(validator, row, validator._status, validator._status_fast)
 
 
 def test_fast_path_takes_the_canonical_rows(cn):
@@ -159,15 +164,7 @@ def inquiry_rows(draw):
 @given(row=inquiry_rows())
 def test_the_inquiry_fast_path_agrees_with_the_general_path(cn, row):
     validator = RowValidator(as_of=AS_OF, profile=cn)
-    general = _Row(row)
-    expected = validator._inquiry(general)
-    fast = validator._inquiry_fast(row)
-    if fast is not None:
-        assert not general.problems, general.problems
-        assert fast == expected
-    _, rec, problems = validator.validate(row)
-    assert rec == (None if general.problems else expected)
-    assert bool(problems) == bool(general.problems)
+    _assert_fast_agrees(validator, row, validator._inquiry, validator._inquiry_fast)
 
 
 def test_the_inquiry_fast_path_takes_the_canonical_rows(cn):
