@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     key_file: Path | None = None
     #: rows per transaction chunk when furnishing
     furnish_chunk_rows: int = Field(default=5000, ge=100, le=1_000_000)
+    #: files of at least this many bytes are read and validated in a worker process while
+    #: this one stores (`credo.furnishing.checking`); 0: every file
+    furnish_worker_min_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
+    #: whether to use that worker at all
+    furnish_worker: bool = True
     #: audit entries between Merkle checkpoints
     audit_checkpoint_every: int = Field(default=256, ge=1)
     #: re-score a furnished batch's subjects with the champion (dynamic evaluation)
@@ -174,6 +179,11 @@ class Settings(BaseSettings):
     def jurisdiction(self) -> Profile:
         """The active jurisdiction profile."""
         return get_profile(self.profile)
+
+    @property
+    def furnish_worker_threshold(self) -> int | None:
+        """The `worker_min_bytes` for `furnish` (None: no worker)."""
+        return self.furnish_worker_min_bytes if self.furnish_worker else None
 
     def check_production(self) -> None:
         """Refuse unsafe defaults outside development."""

@@ -155,15 +155,15 @@ def _ids(reason: str) -> str:
 def _furnish_all(engine, files, keyring, profile, *, lane: bool, monkeypatch, chunk_rows):
     from sqlalchemy.orm import Session
 
-    from credo.furnishing import service
+    from credo.furnishing import checking, service
     from credo.institution import service as institutions
 
     from .bureau import TODAY, table_counts
 
     if lane:
-        monkeypatch.setattr(service, "validate_statuses", validate_statuses)
+        monkeypatch.setattr(checking, "validate_statuses", validate_statuses)
     else:
-        monkeypatch.setattr(service, "validate_statuses", lambda v, rows: (None, list(rows)))
+        monkeypatch.setattr(checking, "validate_statuses", lambda v, rows: (None, list(rows)))
     outcomes = []
     with Session(engine) as session:
         for code in sorted({code for _, code in files}):

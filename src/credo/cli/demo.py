@@ -94,6 +94,7 @@ def demo(
                             session, path=out / f["name"], institution_code=f["institution"],
                             keyring=keyring, profile=settings.jurisdiction, actor=actor(),
                             as_of=as_of, chunk_rows=settings.furnish_chunk_rows,
+                            worker_min_bytes=settings.furnish_worker_threshold,
                             progress=lambda d, t, k=task: progress.update(k, completed=d, total=t),
                         )
                     )  # fmt: skip

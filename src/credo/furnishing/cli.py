@@ -65,6 +65,7 @@ def furnish(
             actor=actor(),
             as_of=as_of_date,
             chunk_rows=settings.furnish_chunk_rows,
+            worker_min_bytes=settings.furnish_worker_threshold,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     rescored = _rescore(report) if settings.rescore_on_furnish else None

@@ -7,8 +7,8 @@ Rows are processed in chunks so memory stays flat however large the file is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
 import logging
 import re
 import time
@@ -26,9 +26,9 @@ from credo.audit import service as audit
 from credo.config import Profile
 from credo.db import utcnow
 from credo.errors import FormatError, NotFound
-from credo.furnishing.columnar import validate_statuses
+from credo.furnishing.checking import Checked, FileCheck, checked_chunks
 from credo.furnishing.models import BatchStatus, FurnishingBatch, QuarantinedRow
-from credo.furnishing.reader import HashingReader, iter_csv, iter_jsonl, line_text, sniff
+from credo.furnishing.reader import line_text, sniff
 from credo.furnishing.store import RecordStore
 from credo.furnishing.validate import Problem, RowValidator
 from credo.institution.models import Institution
@@ -77,10 +77,6 @@ class Outcome:
     duplicates: int = 0
     rejected: int = 0
     flagged: int = 0
-
-
-def _line(raw) -> int:
-    return raw.line
 
 
 def _reason_key(reason: str) -> str:
@@ -157,38 +153,15 @@ class BatchRun:
                     }
                 )
 
-    def process(self, rows) -> None:
-        """Validate and store one chunk of raw rows.
-
-        Plain status rows are validated a chunk at a time as columns (`validate_statuses`);
-        every row that lane does not take is validated on its own, as is every other row.
-        """
-        good = []
-        validate, known = self.validator.validate, self.validator.status_fields
-        self.report.lines += len(rows)
-        plain, others = [], []
-        for raw in rows:
-            d = raw.data
-            if d is not None and d.get("record_type") == "status" and d.keys() <= known:
-                plain.append(raw)
-            else:
-                others.append(raw)
-        lane, slow = validate_statuses(self.validator, plain)
-        # in line order: the stored statuses of an account are decided line by line
-        rows = sorted([*others, *slow], key=_line) if slow else others
-        for raw in rows:
-            if raw.data is None:
-                self.reject(raw.line, None, [Problem(None, raw.error or "unreadable")], raw.text)
-                continue
-            rtype, rec, problems = validate(raw.data)
-            if problems:
-                self.reject(raw.line, rtype, problems, raw.text)
-            else:
-                good.append((raw.line, rtype, rec, raw.text))
+    def apply(self, checked: Checked) -> None:
+        """Quarantine one checked chunk's bad rows and store its good ones."""
+        self.report.lines += checked.rows
+        for line, rtype, problems, raw in checked.bad:
+            self.reject(line, rtype, problems, raw)
         # the quarantined rows of the last chunk too: written here, not right after storing it,
         # so that its status COPY (PostgreSQL) completes while this chunk was read and validated
         self.write_quarantine()
-        self.store.store_chunk(good, lane)
+        self.store.store_chunk(checked.good, checked.lane)
 
     def write_quarantine(self) -> None:
         """Insert the quarantined rows collected so far."""
@@ -260,13 +233,16 @@ def furnish(
     progress: Callable[[int, int], None] | None = None,
     today: date | None = None,
     analyze_from_lines: int = 50_000,
+    worker_min_bytes: int | None = None,
 ) -> BatchReport:
     """Furnish one file for one institution; returns the batch report.
 
     Raises `FormatError` (nothing written) when the file is not the furnishing format at all,
     and `NotFound` for an unknown institution. On PostgreSQL the looked-up tables are ANALYZEd
     inside the file's transaction once `analyze_from_lines` lines have been processed and
-    again each time that doubles (see `_Statistics`).
+    again each time that doubles (see `_Statistics`). A file of at least `worker_min_bytes`
+    bytes is read and validated in a worker process while this one stores
+    (`credo.furnishing.checking`; None: always here).
     """
     started = time.perf_counter()
     today = today or date.today()
@@ -320,29 +296,20 @@ def furnish(
     total = path.stat().st_size
     stats = _Statistics(session, analyze_from_lines)
     lines = 0
+    check = FileCheck(path, header.fmt, as_of, profile, chunk_rows)
+    chunks = checked_chunks(check, worker_min_bytes=worker_min_bytes)
     unwatch = run.store.watch_connection()
     try:
-        with path.open("rb") as fh:
-            hashing = HashingReader(fh)
-            stream = io.BufferedReader(hashing, buffer_size=1 << 20)
-            rows_iter = iter_jsonl(stream) if header.fmt == "jsonl" else iter_csv(stream)
-            chunk = []
-            for raw in rows_iter:
-                chunk.append(raw)
-                if len(chunk) >= chunk_rows:
-                    run.process(chunk)
-                    lines += len(chunk)
-                    chunk = []
+        with contextlib.closing(chunks):
+            for checked in chunks:
+                run.apply(checked)
+                lines += checked.rows
+                if checked.rows >= chunk_rows:
                     stats.refresh(lines)
-                    if progress:
-                        progress(hashing.bytes_read, total)
-            if chunk:
-                run.process(chunk)
-            # drain whatever the row iterator did not consume so the hash covers the whole file
-            while hashing.read(1 << 20):
-                pass
-            if progress:
-                progress(total, total)
+                if progress:
+                    progress(checked.bytes_read, total)
+        if progress:
+            progress(total, total)
         run.write_quarantine()
         run.store.finish_copy()
     except BaseException as exc:
@@ -352,7 +319,7 @@ def furnish(
         unwatch()
 
     out = run.outcome
-    report.file_sha256 = hashing.sha256.hexdigest()
+    report.file_sha256 = check.sha256
     report.accepted, report.corrections = out.accepted, out.corrections
     report.duplicates, report.rejected, report.flagged = out.duplicates, out.rejected, out.flagged
     report.changes = {k: dict(v) for k, v in sorted(run.store.changes.items())}

@@ -8,6 +8,7 @@ identity conflicts) live in `rules.py` as functions over plain values.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -51,6 +52,16 @@ class Problem:
     value: str | None = None
 
 
+def _pickled_as_tuple(cls):
+    """Pickle a slotted record as its class and field values: 3x faster than the default
+    state dict, and records cross a process boundary by the million
+    (`credo.furnishing.checking`)."""
+    get = operator.attrgetter(*cls.__slots__)
+    cls.__reduce__ = lambda self: (cls, get(self))
+    return cls
+
+
+@_pickled_as_tuple
 @dataclass(slots=True)
 class SubjectRec:
     subject_type: str
@@ -64,6 +75,7 @@ class SubjectRec:
     region: str | None
 
 
+@_pickled_as_tuple
 @dataclass(slots=True)
 class AccountRec:
     account_ref: str
@@ -80,6 +92,7 @@ class AccountRec:
     subject_notified_on: date | None
 
 
+@_pickled_as_tuple
 @dataclass(slots=True)
 class StatusRec:
     account_ref: str
@@ -91,6 +104,7 @@ class StatusRec:
     subject_notified_on: date | None
 
 
+@_pickled_as_tuple
 @dataclass(slots=True)
 class PublicRecordRec:
     id_type: str
@@ -105,6 +119,7 @@ class PublicRecordRec:
     subject_notified_on: date | None
 
 
+@_pickled_as_tuple
 @dataclass(slots=True)
 class InquiryRec:
     id_type: str

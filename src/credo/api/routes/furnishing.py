@@ -61,6 +61,7 @@ def _furnish(ctx: ApiContext, who: Principal, path: Path, as_of: date | None) ->
             session, path=path, institution_code=who.institution_code, keyring=ctx.keyring,
             profile=ctx.settings.jurisdiction, actor=who.actor, as_of=as_of,
             chunk_rows=ctx.settings.furnish_chunk_rows,
+            worker_min_bytes=ctx.settings.furnish_worker_threshold,
         )  # fmt: skip
     out = report.to_dict()
     out["rescored"] = None

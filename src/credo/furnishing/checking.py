@@ -1,0 +1,354 @@
+"""Reading and validating a furnishing file, chunk by chunk, in this process or in a worker.
+
+Everything a batch does before it touches the database is pure: decode each line, validate
+it (plain statuses as columns, `validate_statuses`; every other row on its own,
+`RowValidator.validate`) and hash the file. `check_rows` does that for one chunk and returns a
+`Checked`; `read_checked` does it for a whole file.
+
+A large file is read and validated in a separate process (`CheckWorker`) while this process
+stores the chunks before it, so the two halves of the work run on two cores instead of one
+after the other (docs/operations.md, "Furnishing large files"). The worker is started once
+(a fresh interpreter, not a fork: Polars' thread pool does not survive a fork) and serves
+every later file of the process. Chunks come back through a pipe into a bounded queue, so at
+most a few chunks are in flight and memory stays flat; the worker has no database connection
+and no keys, and what it sends never leaves the machine (an anonymous pipe between the two
+processes).
+
+Either way, the batch sees the same chunks in the same order with the same contents: the
+outcome does not depend on where the checking ran (tested).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import logging
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from credo.config import Profile
+from credo.furnishing.columnar import StatusColumns, validate_statuses
+from credo.furnishing.reader import HashingReader, RawRow, iter_csv, iter_jsonl
+from credo.furnishing.validate import Problem, Record, RowValidator
+
+log = logging.getLogger(__name__)
+
+#: chunks the worker may run ahead of the store (each is `chunk_rows` rows)
+QUEUE_CHUNKS = 3
+#: the worker's niceness (lower CPU priority than the batch and the database server)
+WORKER_NICE = 10
+#: how often a waiting batch checks that the worker is still alive (seconds)
+_POLL_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class Checked:
+    """One chunk of a file, decoded and validated: what the store needs next."""
+
+    #: lines in the chunk (every line, good or bad)
+    rows: int
+    #: plain statuses the columnar lane took
+    lane: StatusColumns | None
+    #: every other valid row, in line order: (line, record type, record, raw text)
+    good: list[tuple[int, str, Record, str | bytes | None]]
+    #: rows that failed: (line, record type or None, problems, raw text)
+    bad: list[tuple[int, str | None, list[Problem], str | bytes | None]]
+    #: bytes of the file read so far (for progress)
+    bytes_read: int = 0
+
+
+def _line(raw: RawRow) -> int:
+    return raw.line
+
+
+def check_rows(validator: RowValidator, rows: list[RawRow]) -> Checked:
+    """Validate one chunk of raw rows.
+
+    Plain status rows are validated a chunk at a time as columns (`validate_statuses`); every
+    row that lane does not take is validated on its own, as is every other row, in line order.
+    """
+    validate, known = validator.validate, validator.status_fields
+    plain, others = [], []
+    for raw in rows:
+        d = raw.data
+        if d is not None and d.get("record_type") == "status" and d.keys() <= known:
+            plain.append(raw)
+        else:
+            others.append(raw)
+    lane, slow = validate_statuses(validator, plain)
+    # in line order: the stored statuses of an account are decided line by line
+    ordered = sorted([*others, *slow], key=_line) if slow else others
+    good: list = []
+    bad: list = []
+    for raw in ordered:
+        if raw.data is None:
+            bad.append((raw.line, None, [Problem(None, raw.error or "unreadable")], raw.text))
+            continue
+        rtype, rec, problems = validate(raw.data)
+        if problems:
+            bad.append((raw.line, rtype, problems, raw.text))
+        else:
+            good.append((raw.line, rtype, rec, raw.text))
+    return Checked(len(rows), lane, good, bad)
+
+
+@dataclass
+class FileCheck:
+    """The checked chunks of one file; `sha256` and `size` are set once it is read through."""
+
+    path: Path
+    fmt: str
+    as_of: date
+    profile: Profile
+    chunk_rows: int
+    sha256: str | None = None
+    size: int = 0
+    _done: bool = field(default=False, repr=False)
+
+    def __iter__(self) -> Iterator[Checked]:
+        validator = RowValidator(as_of=self.as_of, profile=self.profile)
+        with self.path.open("rb") as fh:
+            hashing = HashingReader(fh)
+            stream = io.BufferedReader(hashing, buffer_size=1 << 20)
+            rows_iter = iter_jsonl(stream) if self.fmt == "jsonl" else iter_csv(stream)
+            chunk: list[RawRow] = []
+            for raw in rows_iter:
+                chunk.append(raw)
+                if len(chunk) >= self.chunk_rows:
+                    checked = check_rows(validator, chunk)
+                    checked.bytes_read = hashing.bytes_read
+                    chunk = []
+                    yield checked
+            if chunk:
+                checked = check_rows(validator, chunk)
+                checked.bytes_read = hashing.bytes_read
+                yield checked
+            # drain whatever the row iterator did not consume so the hash covers the whole file
+            while hashing.read(1 << 20):
+                pass
+        self.sha256, self.size, self._done = hashing.sha256.hexdigest(), hashing.bytes_read, True
+
+
+# -- the worker process ------------------------------------------------------------------
+# A plain child interpreter (``python -m credo.furnishing.checking``) talking length-prefixed
+# pickles over its stdin and stdout: unlike multiprocessing's spawn, it never re-runs the
+# parent's main script, so any program may furnish without a ``__main__`` guard.
+_FRAME = struct.Struct("<Q")
+
+
+def _write_frame(out: BinaryIO, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_FRAME.pack(len(data)))
+    out.write(data)
+    out.flush()
+
+
+def _read_frame(inp: BinaryIO) -> bytes | None:
+    head = inp.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    (n,) = _FRAME.unpack(head)
+    data = inp.read(n)
+    return data if len(data) == n else None
+
+
+def _serve(inp: BinaryIO, out: BinaryIO) -> None:
+    """The worker's loop: one task per file, its chunks back in order, then its digest."""
+    while (frame := _read_frame(inp)) is not None:
+        job, kwargs = pickle.loads(frame)
+        try:
+            check = FileCheck(**kwargs)
+            for checked in check:
+                _write_frame(out, ("chunk", job, checked))
+            _write_frame(out, ("done", job, (check.sha256, check.size)))
+        except Exception as exc:  # reported to the batch, which raises it
+            _write_frame(out, ("error", job, _portable(exc)))
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """`exc` if it survives pickling, else a RuntimeError naming it."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+class WorkerDied(RuntimeError):
+    """The checking worker exited while a file was being read."""
+
+
+class CheckWorker:
+    """A child process that reads and validates files for this one (one file at a time).
+
+    A thread here reads its answers off the pipe into a bounded queue (reading releases the
+    GIL), so the worker runs up to `QUEUE_CHUNKS` chunks ahead of the store and no further.
+    """
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "credo.furnishing.checking"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._stopping = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="credo-check-reader", daemon=True)
+        self._reader.start()
+        self._jobs = 0
+
+    def _read(self) -> None:
+        out = self.process.stdout
+        while True:
+            frame = _read_frame(out)
+            while not self._stopping.is_set():
+                try:
+                    self._frames.put(frame, timeout=_POLL_SECONDS)
+                    break
+                except queue.Full:
+                    continue
+            if frame is None or self._stopping.is_set():
+                return
+
+    def alive(self) -> bool:
+        return self.process.poll() is None and self._reader.is_alive()
+
+    def check(self, check: FileCheck) -> Iterator[Checked]:
+        """The chunks of `check`'s file, read in the worker; sets its `sha256` and `size`.
+
+        If the caller stops early (an exception while storing), the worker is stopped too:
+        it may be blocked on the full pipe halfway through the file.
+        """
+        self._jobs += 1
+        job = self._jobs
+        kwargs = {k: getattr(check, k) for k in ("path", "fmt", "as_of", "profile", "chunk_rows")}
+        finished = False
+        try:
+            _write_frame(self.process.stdin, (job, kwargs))
+            while True:
+                kind, got_job, payload = self._get()
+                if got_job != job:  # pragma: no cover - a stale message would be a bug
+                    raise RuntimeError(f"checking worker answered job {got_job}, not {job}")
+                if kind == "chunk":
+                    yield payload
+                elif kind == "done":
+                    check.sha256, check.size = payload
+                    finished = True
+                    return
+                else:
+                    finished = True  # the worker caught it and is ready for the next file
+                    raise payload
+        finally:
+            if not finished:
+                self.stop()
+
+    def _get(self) -> tuple[str, int, Any]:
+        while True:
+            try:
+                frame = self._frames.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if self.process.poll() is None:
+                    continue
+                frame = None
+            if frame is None:
+                code = self.process.wait()
+                raise WorkerDied(
+                    f"the checking worker exited (code {code}) while reading the file; "
+                    "nothing was written"
+                )
+            return pickle.loads(frame)
+
+    def stop(self) -> None:
+        """End the worker now (it holds no data of its own worth keeping)."""
+        self._stopping.set()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        self._reader.join(timeout=5)
+
+    def close(self) -> None:
+        """Let the worker exit (end of its input); stop it if it does not."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        self.stop()
+
+
+_worker: CheckWorker | None = None
+_worker_lock = threading.Lock()
+
+
+def _shutdown() -> None:
+    global _worker
+    if _worker is not None:
+        _worker.close()
+        _worker = None
+
+
+atexit.register(_shutdown)
+
+
+def checked_chunks(check: FileCheck, *, worker_min_bytes: int | None) -> Iterator[Checked]:
+    """The chunks of `check`'s file: from the worker when the file has at least
+    `worker_min_bytes` bytes (None: never), else read here.
+
+    One worker serves the process; a file that finds it busy (another thread furnishing) is
+    read here instead of waiting.
+    """
+    global _worker
+    size = check.path.stat().st_size
+    if worker_min_bytes is None or size < worker_min_bytes:
+        yield from check
+        return
+    if not _worker_lock.acquire(blocking=False):
+        yield from check
+        return
+    try:
+        if _worker is None or not _worker.alive():
+            if _worker is not None:
+                _worker.stop()
+            _worker = CheckWorker()
+        worker = _worker
+        try:
+            yield from worker.check(check)
+        finally:
+            if not worker.alive():
+                _worker = None
+    finally:
+        _worker_lock.release()
+
+
+def worker_pid() -> int | None:
+    """The running worker's process id (benchmarks count its CPU and memory)."""
+    w = _worker
+    return w.process.pid if w is not None and w.alive() else None
+
+
+if __name__ == "__main__":  # the worker: python -m credo.furnishing.checking
+    # through the module's importable name, so its classes pickle as credo.furnishing.*
+    import os
+
+    from credo.furnishing import checking
+
+    if hasattr(os, "nice"):
+        # behind the batch and the database, which wait for each other: the worker only has to
+        # stay a few chunks ahead (measured: 38,000-45,000 lines/s at 10, 35,000-41,000 at 0)
+        os.nice(checking.WORKER_NICE)
+    # the parent gone (its end of the pipe closed): nothing left to read for
+    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
+        checking._serve(sys.stdin.buffer, sys.stdout.buffer)
