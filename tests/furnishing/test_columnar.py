@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from credo.furnishing.columnar import validate_statuses
 from credo.furnishing.reader import RawRow
+from credo.furnishing.store import status_hash
 from credo.furnishing.validate import RowValidator, _Row
 
 from .bureau import AS_OF
@@ -43,6 +44,8 @@ def _check_lane(validator: RowValidator, rows: list[dict]) -> int:
         assert not general.problems, (by_line[line].data, general.problems)
         assert taken.record(i) == expected
         assert taken.text[i] == by_line[line].text
+        # the content hash the store would compute from the record
+        assert taken.hash[i] == status_hash(expected)
     return len(lines)
 
 

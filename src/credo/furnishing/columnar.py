@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from credo.furnishing.validate import StatusRec
+from credo.furnishing.validate import StatusRec, status_content_hash
 
 if TYPE_CHECKING:
     from credo.furnishing.reader import RawRow
@@ -61,6 +61,8 @@ class StatusColumns:
     #: ``YYYY-MM-DD`` or None
     notified: list[str | None]
     text: list[str | None]
+    #: `status_content_hash` of each row
+    hash: list[str]
 
     def __len__(self) -> int:
         return len(self.ref)
@@ -211,15 +213,24 @@ def validate_statuses(
     else:
         kept_rows = [rows[i] for i in keep]
         kept_refs, kept_notified = [refs[i] for i in keep], [notified[i] for i in keep]
+    balance = _ints(checks["balance_cents"])[keep]
+    due = _ints(checks["amount_due_cents"])[keep]
+    paid = _ints(checks["amount_paid_cents"])[keep]
+    kept_dpd = dpd[keep]
+    hashes = list(
+        map(status_content_hash, balance.tolist(), due.tolist(), paid.tolist(),
+            kept_dpd.tolist(), kept_notified)
+    )  # fmt: skip
     taken = StatusColumns(
         line=np.fromiter((r.line for r in kept_rows), np.int64, len(keep)),
         ref=kept_refs,
         month=month[keep],
-        balance=_ints(checks["balance_cents"])[keep],
-        due=_ints(checks["amount_due_cents"])[keep],
-        paid=_ints(checks["amount_paid_cents"])[keep],
-        dpd=dpd[keep],
+        balance=balance,
+        due=due,
+        paid=paid,
+        dpd=kept_dpd,
         notified=kept_notified,
         text=[r.text for r in kept_rows],
+        hash=hashes,
     )
     return taken, slow

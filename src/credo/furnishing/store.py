@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from hashlib import sha256
 
 import numpy as np
 import orjson
@@ -43,6 +42,7 @@ from credo.furnishing.validate import (
     Problem,
     StatusRec,
     SubjectRec,
+    status_content_hash,
 )
 from credo.inquiry.models import Inquiry, InquirySource
 from credo.public_record.models import PublicRecord
@@ -93,11 +93,10 @@ def subject_info_hash(keyring: KeyRing, name: str, phone: str | None, address: s
 def status_hash(rec) -> str:
     """`_hash(balance, due, paid, dpd, notified)` of a status, without the generic join: this
     runs once per status line."""
-    notified = rec.subject_notified_on
-    return sha256(
-        f"{rec.balance_cents}\x1f{rec.amount_due_cents}\x1f{rec.amount_paid_cents}"
-        f"\x1f{rec.days_past_due}\x1f{'' if notified is None else notified}".encode()
-    ).hexdigest()
+    return status_content_hash(
+        rec.balance_cents, rec.amount_due_cents, rec.amount_paid_cents, rec.days_past_due,
+        rec.subject_notified_on,
+    )  # fmt: skip
 
 
 _STATUS_COPY_COLUMNS = (
@@ -1202,13 +1201,7 @@ class RecordStore:
         t_aid, t_m = aid[take], lane.month[take]
         t_bal, t_due, t_paid = lane.balance[take], lane.due[take], lane.paid[take]
         t_dpd, t_line = lane.dpd[take], lane.line[take]
-        hashes = [
-            sha256(f"{b}\x1f{d}\x1f{p}\x1f{k}\x1f{'' if nt is None else nt}".encode()).hexdigest()
-            for b, d, p, k, nt in zip(
-                t_bal.tolist(), t_due.tolist(), t_paid.tolist(), t_dpd.tolist(), notified,
-                strict=True,
-            )
-        ]  # fmt: skip
+        hashes = [lane.hash[i] for i in take]  # computed while validating
         stored_m = {(a_, p_.year * 12 + p_.month - 1): v_ for (a_, p_), v_ in stored.items()}
         keep: list[int] = []
         version_of: list[int] = []

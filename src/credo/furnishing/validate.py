@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from hashlib import sha256
 from typing import Any
 
 from credo.account.models import AccountStatus, AccountType
@@ -102,6 +103,16 @@ class StatusRec:
     amount_paid_cents: int
     days_past_due: int
     subject_notified_on: date | None
+
+
+def status_content_hash(balance: int, due: int, paid: int, dpd: int, notified) -> str:
+    """The content hash of a monthly status (cents, days past due, notice date or its
+    ``YYYY-MM-DD`` text): equal hash, duplicate; else a correction. One definition for the
+    row-by-row store (`credo.furnishing.store.status_hash`) and the columnar lane, which
+    computes it while validating (in the check worker for a large file)."""
+    return sha256(
+        f"{balance}\x1f{due}\x1f{paid}\x1f{dpd}\x1f{'' if notified is None else notified}".encode()
+    ).hexdigest()
 
 
 @_pickled_as_tuple
