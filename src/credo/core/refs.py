@@ -11,6 +11,8 @@ REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def new_ref(prefix: str, length: int = 12) -> str:
     """A random reference such as ``D7K2M9Q4XH3TD``: `prefix` and `length` random characters.
 
-    Never derived from personal data; 12 characters carry 60 random bits.
+    Never derived from personal data; 12 characters carry 60 random bits, drawn at once (one
+    system call, not one per character: a first file creates a reference per new subject).
     """
-    return prefix + "".join(secrets.choice(REF_ALPHABET) for _ in range(length))
+    bits = secrets.randbits(5 * length)
+    return prefix + "".join(REF_ALPHABET[(bits >> (5 * i)) & 31] for i in range(length))

@@ -43,8 +43,9 @@ from credo.furnishing.validate import Problem, Record, RowValidator
 
 log = logging.getLogger(__name__)
 
-#: chunks the worker may run ahead of the store (each is `chunk_rows` rows)
-QUEUE_CHUNKS = 3
+#: chunks the worker may run ahead of the store (each is `chunk_rows` rows, ~1 MB at 5,000):
+#: enough to ride out the stretches when the store and the database take both cores
+QUEUE_CHUNKS = 8
 #: the worker's niceness (lower CPU priority than the batch and the database server)
 WORKER_NICE = 10
 #: how often a waiting batch checks that the worker is still alive (seconds)
@@ -191,8 +192,9 @@ class WorkerDied(RuntimeError):
 class CheckWorker:
     """A child process that reads and validates files for this one (one file at a time).
 
-    A thread here reads its answers off the pipe into a bounded queue (reading releases the
-    GIL), so the worker runs up to `QUEUE_CHUNKS` chunks ahead of the store and no further.
+    A thread here reads its answers off the pipe and unpickles them into a bounded queue, so
+    the worker runs up to `QUEUE_CHUNKS` chunks ahead of the store and no further, and the
+    unpickling happens while the batch waits for the database (which releases the GIL).
     """
 
     def __init__(self) -> None:
@@ -202,7 +204,8 @@ class CheckWorker:
             stdout=subprocess.PIPE,
             close_fds=True,
         )
-        self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        #: answers (kind, job, payload), or None once the pipe is closed
+        self._answers: queue.Queue[tuple | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._stopping = threading.Event()
         self._reader = threading.Thread(target=self._read, name="credo-check-reader", daemon=True)
         self._reader.start()
@@ -212,13 +215,19 @@ class CheckWorker:
         out = self.process.stdout
         while True:
             frame = _read_frame(out)
+            answer: tuple | None = None
+            if frame is not None:
+                try:
+                    answer = pickle.loads(frame)
+                except Exception as exc:  # a torn frame: the batch raises it
+                    answer = ("error", None, exc)
             while not self._stopping.is_set():
                 try:
-                    self._frames.put(frame, timeout=_POLL_SECONDS)
+                    self._answers.put(answer, timeout=_POLL_SECONDS)
                     break
                 except queue.Full:
                     continue
-            if frame is None or self._stopping.is_set():
+            if answer is None or self._stopping.is_set():
                 return
 
     def alive(self) -> bool:
@@ -238,7 +247,7 @@ class CheckWorker:
             _write_frame(self.process.stdin, (job, kwargs))
             while True:
                 kind, got_job, payload = self._get()
-                if got_job != job:  # pragma: no cover - a stale message would be a bug
+                if got_job != job and kind != "error":  # pragma: no cover - would be a bug
                     raise RuntimeError(f"checking worker answered job {got_job}, not {job}")
                 if kind == "chunk":
                     yield payload
@@ -247,7 +256,9 @@ class CheckWorker:
                     finished = True
                     return
                 else:
-                    finished = True  # the worker caught it and is ready for the next file
+                    # the worker caught it and is ready for the next file (a frame that did not
+                    # unpickle, job None, leaves it in an unknown state: stopped below)
+                    finished = got_job == job
                     raise payload
         finally:
             if not finished:
@@ -256,18 +267,18 @@ class CheckWorker:
     def _get(self) -> tuple[str, int, Any]:
         while True:
             try:
-                frame = self._frames.get(timeout=_POLL_SECONDS)
+                answer = self._answers.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 if self.process.poll() is None:
                     continue
-                frame = None
-            if frame is None:
+                answer = None
+            if answer is None:
                 code = self.process.wait()
                 raise WorkerDied(
                     f"the checking worker exited (code {code}) while reading the file; "
                     "nothing was written"
                 )
-            return pickle.loads(frame)
+            return answer
 
     def stop(self) -> None:
         """End the worker now (it holds no data of its own worth keeping)."""
