@@ -509,15 +509,18 @@ def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
     """On PostgreSQL the looked-up tables are ANALYZEd inside the file's own transaction each
     time the lines processed double from a threshold, so the planner counts the rows that
     transaction inserted; SQLite needs none of it."""
+    from sqlalchemy import text
     from sqlalchemy.orm import Session
 
     rows = generated_bureau(150)
     path, size = _write(tmp_path, "big", rows), len(rows)
-    counts = {}
+    counts, targets = {}, set()
     for analyze_from in (size + 1, size // 8):
         with _analyzes(engine) as analyzed, Session(engine) as session:
             add_institution(session)
             run(session, path, keyring, cn, chunk_rows=100, analyze_from_lines=analyze_from)
+            if engine.dialect.name == "postgresql":
+                targets.add(session.scalar(text("SHOW default_statistics_target")))
             session.rollback()
         counts[analyze_from] = analyzed
     assert counts[size + 1] == []
@@ -528,6 +531,8 @@ def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
     # permitting, once more before the end
     assert 3 <= len(counts[size // 8]) <= 4
     assert all("inquiry" in s and "status_record" in s for s in counts[size // 8])
+    # the small sample is for those ANALYZEs only: the rest of the transaction has the default
+    assert targets == {"100"}
 
 
 def test_a_file_into_a_bureau_larger_than_it_triggers_no_analyze(engine, tmp_path, keyring, cn):

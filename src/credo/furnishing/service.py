@@ -216,7 +216,13 @@ class _Statistics:
     def refresh(self, done: int) -> None:
         """Called after each full chunk (never after the last, partial one)."""
         if self.enabled and done >= self.next_at:
+            # row counts are what the lookups' plans need; a 3,000-row sample a table gives
+            # them at a tenth of the default 30,000's cost (4 ANALYZEs took 0.8 s of a 1.2M-line
+            # load). Autovacuum analyzes the tables again with the full sample after commit:
+            # the rows this transaction added count as changes then.
+            self.session.execute(text("SET LOCAL default_statistics_target = 10"))
             self.session.execute(text("ANALYZE " + ", ".join(self.TABLES)))
+            self.session.execute(text("SET LOCAL default_statistics_target TO DEFAULT"))
             self.next_at = 2 * done
 
 
