@@ -202,6 +202,19 @@ _INQUIRY_HASHES_PG = sql_text(
 )
 
 
+#: the current version of each of these accounts of an institution (PostgreSQL): per reference,
+#: one probe of the unique (institution_id, account_ref) index and one of the current-version
+#: index, whatever the statistics say. As a join, the planner scanned both tables whole while
+#: they were small (15-20 ms a chunk at 40,000 accounts, against 3.5 ms)
+_ACCOUNTS_PG = sql_text(
+    "SELECT r.ref, x.* FROM unnest(CAST(:refs AS text[])) AS r(ref), "
+    "LATERAL (SELECT a.id, a.subject_id, v.id AS version_id, v.content_hash, v.version, "
+    "v.opened_on, v.closed_on, v.status FROM account a JOIN account_version v "
+    "ON v.account_id = a.id AND v.superseded_at IS NULL "
+    "WHERE a.institution_id = :institution AND a.account_ref = r.ref LIMIT 1) AS x"
+)
+
+
 def _prev_month(d: date) -> date:
     return date(d.year - 1, 12, 1) if d.month == 1 else date(d.year, d.month - 1, 1)
 
@@ -825,15 +838,12 @@ class RecordStore:
     def _load_accounts(self, refs: set[str]) -> None:
         todo = sorted(r for r in refs if r not in self.accounts and r not in self.unknown_refs)
         for part in _parts(todo):
-            rows = self.session.execute(
-                select(Account.account_ref, Account.id, Account.subject_id, AccountVersion.id,
-                       AccountVersion.content_hash, AccountVersion.version,
-                       AccountVersion.opened_on, AccountVersion.closed_on, AccountVersion.status)
-                .join(AccountVersion, (AccountVersion.account_id == Account.id)
-                      & AccountVersion.superseded_at.is_(None))
-                .where(Account.institution_id == self.institution_id,
-                       in_values(self.session, Account.account_ref, part))
-            ).all()  # fmt: skip
+            if self._pg:
+                rows = self.session.execute(
+                    _ACCOUNTS_PG, {"institution": self.institution_id, "refs": part}
+                ).all()
+            else:
+                rows = self._accounts_query(part)
             found = set()
             for ref, aid, sid, vid, h, v, opened, closed, status in rows:
                 found.add(ref)
@@ -842,6 +852,18 @@ class RecordStore:
             if self.dispute_batches:
                 self._load_disputed_accounts(found, set(part) - found)
             self.unknown_refs.update(set(part) - found)
+
+    def _accounts_query(self, part: list[str]) -> list:
+        """`_ACCOUNTS_PG` as a join (SQLite plans it as index probes by itself)."""
+        return self.session.execute(
+            select(Account.account_ref, Account.id, Account.subject_id, AccountVersion.id,
+                   AccountVersion.content_hash, AccountVersion.version,
+                   AccountVersion.opened_on, AccountVersion.closed_on, AccountVersion.status)
+            .join(AccountVersion, (AccountVersion.account_id == Account.id)
+                  & AccountVersion.superseded_at.is_(None))
+            .where(Account.institution_id == self.institution_id,
+                   in_values(self.session, Account.account_ref, part))
+        ).all()  # fmt: skip
 
     def _load_disputed_accounts(self, found: set[str], missing: set[str]) -> None:
         """What disputes did to these accounts: removed (no current version) or corrected
