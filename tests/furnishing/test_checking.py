@@ -129,6 +129,12 @@ def test_furnishing_through_the_worker_stores_the_same(engine, files, keyring, c
     assert first == second
 
 
+def _ready_worker(files, cn) -> None:
+    """A worker up and ready (a file read through it; a fresh one waited for)."""
+    _chunks(files["csv"], cn, worker_min_bytes=0)
+    assert checking._worker.ready(wait=True)
+
+
 def _assert_nothing_written(engine):
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(StatusRecord)) == 0
@@ -159,6 +165,7 @@ def test_a_store_failure_stops_the_worker_and_writes_nothing(
         return real(self, good, lane)
 
     monkeypatch.setattr(RecordStore, "store_chunk", failing)
+    _ready_worker(files, cn)
     with Session(engine) as session, pytest.raises(RuntimeError, match="store crashed"):
         run(session, files["jsonl"], keyring, cn, chunk_rows=97, worker_min_bytes=0)
     # the worker was halfway through the file, blocked on the full pipe: it was stopped
@@ -191,17 +198,27 @@ def test_an_error_in_the_worker_reaches_the_batch(engine, files, keyring, cn, mo
     assert checking.worker_pid() == pid
 
 
-def test_a_killed_worker_fails_the_batch_cleanly(engine, files, keyring, cn):
+@pytest.mark.parametrize("when", ["started", "starting"])
+def test_a_killed_worker_fails_the_batch_cleanly(engine, files, keyring, cn, when):
+    """Killed while it sends chunks, or while the batch checks the first chunks itself because
+    the worker is still starting: either way the batch fails and writes nothing."""
     with Session(engine) as session:
         add_institution(session)
         session.commit()
+    if when == "started":
+        _ready_worker(files, cn)
+    else:
+        checking._shutdown()  # the next file starts a fresh one
     killed = []
 
     def kill_after_first_chunk(done, total):
-        pid = checking.worker_pid()
-        if not killed and pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+        worker = checking._worker
+        if not killed and worker is not None and worker.alive():
+            os.kill(worker.process.pid, signal.SIGKILL)
+            killed.append(worker.process.pid)
+            worker.process.wait()
+            if when == "starting":  # let the batch see it gone before it finishes the file here
+                worker._reader.join(timeout=10)
 
     with Session(engine) as session, pytest.raises(WorkerDied, match="nothing was written"):
         # small chunks: many more than the pipe and the queue hold when the worker dies
@@ -211,3 +228,24 @@ def test_a_killed_worker_fails_the_batch_cleanly(engine, files, keyring, cn):
     _assert_nothing_written(engine)
     _furnish_then_check_recovery(engine, files["jsonl"], keyring, cn)
     assert checking.worker_pid() not in (None, killed[0])
+
+
+def test_a_starting_worker_takes_over_after_the_first_chunks(files, cn, monkeypatch):
+    """While a fresh worker imports, the first chunks are checked here; the worker then
+    checks the rest, skipping those: the same chunks as reading it all here."""
+    _, expected = _chunks(files["jsonl"], cn, worker_min_bytes=None)
+    checking._shutdown()
+    real, asked = checking.CheckWorker.ready, []
+
+    def slow_start(self, *, wait=False):
+        asked.append(wait)
+        if not wait and len(asked) <= 3:
+            return False
+        return real(self, wait=True)
+
+    monkeypatch.setattr(checking.CheckWorker, "ready", slow_start)
+    check, got = _chunks(files["jsonl"], cn, worker_min_bytes=0)
+    assert check.skip_chunks == 3  # three chunks checked here, the rest in the worker
+    assert checking.worker_pid() is not None
+    assert [_plain(c) for c in got] == [_plain(c) for c in expected]
+    assert check.sha256 == file_sha256(files["jsonl"])

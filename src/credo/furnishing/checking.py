@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import io
+import itertools
 import logging
 import pickle
 import queue
@@ -31,7 +33,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -105,23 +107,33 @@ def check_rows(validator: RowValidator, rows: list[RawRow]) -> Checked:
 
 @dataclass
 class FileCheck:
-    """The checked chunks of one file; `sha256` and `size` are set once it is read through."""
+    """The checked chunks of one file; `sha256` and `size` are set once it is read through.
+
+    `skip_chunks`: the first chunks are read (and hashed) but not checked or yielded: they
+    were checked elsewhere (`checked_chunks` hands a file over to the worker that way).
+    """
 
     path: Path
     fmt: str
     as_of: date
     profile: Profile
     chunk_rows: int
+    skip_chunks: int = 0
     sha256: str | None = None
     size: int = 0
-    _done: bool = field(default=False, repr=False)
 
     def __iter__(self) -> Iterator[Checked]:
         validator = RowValidator(as_of=self.as_of, profile=self.profile)
+        skip_rows = self.skip_chunks * self.chunk_rows
         with self.path.open("rb") as fh:
             hashing = HashingReader(fh)
             stream = io.BufferedReader(hashing, buffer_size=1 << 20)
             rows_iter = iter_jsonl(stream) if self.fmt == "jsonl" else iter_csv(stream)
+            if skip_rows:
+                # the same rows the checker read (the row iterator, not raw lines: a CSV row
+                # may span lines), left unchecked
+                for _ in itertools.islice(rows_iter, skip_rows):
+                    pass
             chunk: list[RawRow] = []
             for raw in rows_iter:
                 chunk.append(raw)
@@ -137,7 +149,7 @@ class FileCheck:
             # drain whatever the row iterator did not consume so the hash covers the whole file
             while hashing.read(1 << 20):
                 pass
-        self.sha256, self.size, self._done = hashing.sha256.hexdigest(), hashing.bytes_read, True
+        self.sha256, self.size = hashing.sha256.hexdigest(), hashing.bytes_read
 
 
 # -- the worker process ------------------------------------------------------------------
@@ -164,7 +176,11 @@ def _read_frame(inp: BinaryIO) -> bytes | None:
 
 
 def _serve(inp: BinaryIO, out: BinaryIO) -> None:
-    """The worker's loop: one task per file, its chunks back in order, then its digest."""
+    """The worker's loop: one task per file, its chunks back in order, then its digest.
+
+    It first says it is ready (its imports done), so that a batch can check the first chunks
+    itself meanwhile (`checked_chunks`)."""
+    _write_frame(out, ("ready", 0, None))
     while (frame := _read_frame(inp)) is not None:
         job, kwargs = pickle.loads(frame)
         try:
@@ -210,6 +226,7 @@ class CheckWorker:
         self._reader = threading.Thread(target=self._read, name="credo-check-reader", daemon=True)
         self._reader.start()
         self._jobs = 0
+        self._ready = False
 
     def _read(self) -> None:
         out = self.process.stdout
@@ -233,6 +250,29 @@ class CheckWorker:
     def alive(self) -> bool:
         return self.process.poll() is None and self._reader.is_alive()
 
+    def ready(self, *, wait: bool = False) -> bool:
+        """Whether the worker has started (its first answer); `wait`: until it has."""
+        if not self._ready:
+            if wait:
+                answer = self._get()
+            else:
+                try:
+                    answer = self._answers.get_nowait()
+                except queue.Empty:
+                    return False
+                if answer is None:
+                    raise self._died()
+            if answer[0] != "ready":  # pragma: no cover - would be a bug
+                raise RuntimeError(f"the checking worker did not start: {answer!r}")
+            self._ready = True
+        return True
+
+    def _died(self) -> WorkerDied:
+        code = self.process.wait()
+        return WorkerDied(
+            f"the checking worker exited (code {code}) while reading the file; nothing was written"
+        )
+
     def check(self, check: FileCheck) -> Iterator[Checked]:
         """The chunks of `check`'s file, read in the worker; sets its `sha256` and `size`.
 
@@ -241,10 +281,17 @@ class CheckWorker:
         """
         self._jobs += 1
         job = self._jobs
-        kwargs = {k: getattr(check, k) for k in ("path", "fmt", "as_of", "profile", "chunk_rows")}
+        kwargs = {
+            k: getattr(check, k)
+            for k in ("path", "fmt", "as_of", "profile", "chunk_rows", "skip_chunks")
+        }
         finished = False
         try:
-            _write_frame(self.process.stdin, (job, kwargs))
+            self.ready(wait=True)
+            try:
+                _write_frame(self.process.stdin, (job, kwargs))
+            except OSError:  # gone since it said it was ready
+                raise self._died() from None
             while True:
                 kind, got_job, payload = self._get()
                 if got_job != job and kind != "error":  # pragma: no cover - would be a bug
@@ -273,11 +320,7 @@ class CheckWorker:
                     continue
                 answer = None
             if answer is None:
-                code = self.process.wait()
-                raise WorkerDied(
-                    f"the checking worker exited (code {code}) while reading the file; "
-                    "nothing was written"
-                )
+                raise self._died()
             return answer
 
     def stop(self) -> None:
@@ -336,6 +379,19 @@ def checked_chunks(check: FileCheck, *, worker_min_bytes: int | None) -> Iterato
             _worker = CheckWorker()
         worker = _worker
         try:
+            if not worker.ready():
+                # a worker just started needs ~0.6 s for its imports: check the first chunks
+                # here meanwhile, then hand the rest of the file over
+                local = dataclasses.replace(check)
+                with contextlib.closing(iter(local)) as here:
+                    for checked in here:
+                        check.skip_chunks += 1
+                        yield checked
+                        if worker.ready():
+                            break
+                    else:  # the whole file was read here
+                        check.sha256, check.size = local.sha256, local.size
+                        return
             yield from worker.check(check)
         finally:
             if not worker.alive():
