@@ -610,3 +610,26 @@ def test_a_failure_while_a_status_copy_is_still_open_aborts_the_batch_cleanly(
         session.commit()
         stored = session.scalar(select(func.count()).select_from(StatusRecord))
     assert report.accepted > 0 and stored == report.changes["status_record"]["inserted"]
+
+
+@pytest.mark.parametrize("batch_rows", [3, 2_000])
+def test_quarantined_rows_land_whether_written_in_batches_or_at_the_end(
+    engine, tmp_path, keyring, cn, monkeypatch, batch_rows
+):
+    """Quarantined rows are held until a few thousand are waiting (or the file ends): every
+    one of them is stored, with its line, across chunk boundaries."""
+    from sqlalchemy import func
+    from sqlalchemy.orm import Session
+
+    from credo.furnishing import service
+
+    monkeypatch.setattr(service, "QUARANTINE_BATCH_ROWS", batch_rows)
+    path = _write(tmp_path, "big", generated_bureau(150))
+    with Session(engine) as session:
+        add_institution(session)
+        report = run(session, path, keyring, cn, chunk_rows=50)
+        stored = session.execute(select(QuarantinedRow.line_no, QuarantinedRow.field)).all()
+        assert session.scalar(select(func.count()).select_from(QuarantinedRow)) == len(stored)
+        session.rollback()
+    assert report.rejected == 40 and report.errors_total == len(stored)
+    assert sorted(stored) == sorted((e["line"], e["field"]) for e in report.errors)

@@ -40,6 +40,8 @@ _NUMBERS = re.compile(r"(?<!Art\. )(?<![#\w])[-+]?\d[\d.,:*+-]*\d|(?<![\w#])\d(?
 
 #: at most this many errors are kept in the returned report (all are in the quarantine table)
 REPORT_ERROR_LIMIT = 10_000
+#: quarantined rows held before they are inserted (bounded memory however bad the file)
+QUARANTINE_BATCH_ROWS = 2_000
 
 
 @dataclass
@@ -158,13 +160,15 @@ class BatchRun:
         self.report.lines += checked.rows
         for line, rtype, problems, raw in checked.bad:
             self.reject(line, rtype, problems, raw)
-        # the quarantined rows of the last chunk too: written here, not right after storing it,
-        # so that its status COPY (PostgreSQL) completes while this chunk was read and validated
-        self.write_quarantine()
+        # quarantined rows go in a few thousand at a time, not after every chunk: a chunk's
+        # first statement waits for the last chunk's status COPY (PostgreSQL), and the later
+        # it comes, the more of this chunk's own work overlaps that COPY
+        if len(self.quarantine) >= QUARANTINE_BATCH_ROWS:
+            self.write_quarantine()
         self.store.store_chunk(checked.good, checked.lane)
 
     def write_quarantine(self) -> None:
-        """Insert the quarantined rows collected so far."""
+        """Insert the quarantined rows collected so far (and at the end of the file)."""
         if self.quarantine:
             # the store's insert: COPY on PostgreSQL for many rows (a file's defects can be
             # tens of thousands)
