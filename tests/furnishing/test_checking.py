@@ -208,7 +208,7 @@ def test_a_killed_worker_fails_the_batch_cleanly(engine, files, keyring, cn, whe
     if when == "started":
         _ready_worker(files, cn)
     else:
-        checking._shutdown()  # the next file starts a fresh one
+        checking.shutdown_worker()  # the next file starts a fresh one
     killed = []
 
     def kill_after_first_chunk(done, total):
@@ -234,7 +234,7 @@ def test_a_starting_worker_takes_over_after_the_first_chunks(files, cn, monkeypa
     """While a fresh worker imports, the first chunks are checked here; the worker then
     checks the rest, skipping those: the same chunks as reading it all here."""
     _, expected = _chunks(files["jsonl"], cn, worker_min_bytes=None)
-    checking._shutdown()
+    checking.shutdown_worker()
     real, asked = checking.CheckWorker.ready, []
 
     def slow_start(self, *, wait=False):

@@ -19,6 +19,7 @@ from credo.cli.common import actor, console, err_console
 from credo.config import get_settings
 from credo.db import Base, get_engine, session_scope
 from credo.errors import CredoError
+from credo.furnishing.checking import shutdown_worker
 from credo.furnishing.service import BatchReport, furnish
 from credo.institution import service as institutions
 from credo.institution.models import Institution
@@ -102,6 +103,7 @@ def demo(
                 err_console.print(f"[red]error:[/red] {f['name']}: {exc.message}")
                 raise typer.Exit(2) from None
             progress.remove_task(task)
+    shutdown_worker()  # the process goes on to train and serve: no file left to check
 
     _summary(engine, reports, out)
     published = _models(engine, out)

@@ -347,14 +347,16 @@ _worker: CheckWorker | None = None
 _worker_lock = threading.Lock()
 
 
-def _shutdown() -> None:
+def shutdown_worker() -> None:
+    """End this process's check worker, if any (a later large file starts a new one). Also
+    run at exit; call it when a process is done furnishing but lives on (`credo demo`)."""
     global _worker
     if _worker is not None:
         _worker.close()
         _worker = None
 
 
-atexit.register(_shutdown)
+atexit.register(shutdown_worker)
 
 
 def checked_chunks(check: FileCheck, *, worker_min_bytes: int | None) -> Iterator[Checked]:
