@@ -7,6 +7,7 @@ import os
 import pickle
 import signal
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credo.account.models import StatusRecord
+from credo.errors import FormatError
 from credo.furnishing import checking
-from credo.furnishing.checking import FileCheck, WorkerDied, checked_chunks
+from credo.furnishing.checking import FileCheck, checked_chunks
 from credo.furnishing.models import FurnishingBatch
 from credo.furnishing.reader import sniff
 from credo.furnishing.service import file_sha256
@@ -46,7 +48,7 @@ def _plain(chunk) -> tuple:
     lane, lane_values = chunk.lane, None
     if lane is not None:
         columns = (lane.line, lane.ref, lane.month, lane.balance, lane.due, lane.paid,
-                   lane.dpd, lane.notified, lane.text)  # fmt: skip
+                   lane.dpd, lane.notified, lane.text, lane.hash)  # fmt: skip
         lane_values = tuple(v.tolist() if isinstance(v, np.ndarray) else v for v in columns)
     return chunk.rows, lane_values, chunk.good, chunk.bad, chunk.bytes_read
 
@@ -176,35 +178,67 @@ def test_a_store_failure_stops_the_worker_and_writes_nothing(
 
 
 def test_an_error_in_the_worker_reaches_the_batch(engine, files, keyring, cn, monkeypatch):
-    """The file vanishes after it was sniffed: the worker's error is raised here, unchanged,
+    """The file is replaced after the batch looked at it and before the worker opens it: the
+    worker's error (with its traceback as a note) is raised in the batch, nothing is written,
     and the worker stays up for the next file."""
     with Session(engine) as session:
         add_institution(session)
         session.commit()
+    _ready_worker(files, cn)
     path = files["jsonl"]
-    real = FileCheck.__init__
+    original = path.read_bytes()
+    real = checking.CheckWorker.check
 
-    def elsewhere(self, path, *args, **kw):
-        real(self, path.with_name("gone.jsonl"), *args, **kw)
+    def replaced_first(self, check):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(original)
+        tmp.replace(path)  # the same bytes, another file
+        return real(self, check)
 
-    monkeypatch.setattr(FileCheck, "__init__", elsewhere)  # the batch's side only
-    with Session(engine) as session, pytest.raises(FileNotFoundError, match=r"gone\.jsonl"):
+    monkeypatch.setattr(checking.CheckWorker, "check", replaced_first)
+    with Session(engine) as session, pytest.raises(FormatError, match="changed") as caught:
         run(session, path, keyring, cn, chunk_rows=97, worker_min_bytes=0)
+    assert any("in the check worker" in n for n in caught.value.__notes__)
     pid = checking.worker_pid()
     assert pid is not None
     _assert_nothing_written(engine)
-    monkeypatch.setattr(FileCheck, "__init__", real)
+    monkeypatch.setattr(checking.CheckWorker, "check", real)
     _furnish_then_check_recovery(engine, path, keyring, cn)
     assert checking.worker_pid() == pid
 
 
+def test_a_file_changed_while_it_is_read_fails_in_process_too(tmp_path, files, cn):
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(files["jsonl"].read_bytes())
+    check = FileCheck(path, "jsonl", AS_OF, cn, 97)
+    chunks = checked_chunks(check, worker_min_bytes=None)
+    next(chunks)
+    with path.open("ab") as fh:  # a furnisher still writing it
+        fh.write(b"\n")
+    with pytest.raises(FormatError, match="changed while it was being furnished"):
+        list(chunks)
+
+
+def _reference(engine, files, keyring, cn) -> tuple:
+    """The outcome of furnishing the JSON file with no worker (then rolled back)."""
+    with Session(engine) as session:
+        report = run(session, files["jsonl"], keyring, cn, chunk_rows=7)
+        got = (_outcome(report), table_counts(session), _snapshot(session))
+        session.rollback()
+    return got
+
+
 @pytest.mark.parametrize("when", ["started", "starting"])
-def test_a_killed_worker_fails_the_batch_cleanly(engine, files, keyring, cn, when):
+def test_a_killed_worker_costs_only_time(engine, files, keyring, cn, when, caplog, monkeypatch):
     """Killed while it sends chunks, or while the batch checks the first chunks itself because
-    the worker is still starting: either way the batch fails and writes nothing."""
+    the worker is still starting: the chunks it did not deliver are read here, and the batch
+    ends exactly as without a worker. (One that dies before it ever started is taken for one
+    that cannot start: the process stops trying.)"""
+    monkeypatch.setattr(checking, "_worker_disabled", False)  # and back after the test
     with Session(engine) as session:
         add_institution(session)
         session.commit()
+    expected = _reference(engine, files, keyring, cn)
     if when == "started":
         _ready_worker(files, cn)
     else:
@@ -220,14 +254,62 @@ def test_a_killed_worker_fails_the_batch_cleanly(engine, files, keyring, cn, whe
             if when == "starting":  # let the batch see it gone before it finishes the file here
                 worker._reader.join(timeout=10)
 
-    with Session(engine) as session, pytest.raises(WorkerDied, match="nothing was written"):
+    with Session(engine) as session:
         # small chunks: many more than the pipe and the queue hold when the worker dies
-        run(session, files["jsonl"], keyring, cn, chunk_rows=7, worker_min_bytes=0,
-            progress=kill_after_first_chunk)  # fmt: skip
-    assert killed
-    _assert_nothing_written(engine)
-    _furnish_then_check_recovery(engine, files["jsonl"], keyring, cn)
+        report = run(session, files["jsonl"], keyring, cn, chunk_rows=7, worker_min_bytes=0,
+                     progress=kill_after_first_chunk)  # fmt: skip
+        got = (_outcome(report), table_counts(session), _snapshot(session))
+        session.rollback()
+    assert killed and got == expected
+    if when == "starting":
+        assert "before it started: files are read in this process" in caplog.text
+        assert checking._worker_disabled
+        return
+    assert "the rest is read in this process" in caplog.text
+    # the next large file starts a new worker
+    _chunks(files["csv"], cn, worker_min_bytes=0)
+    assert checking._worker.ready(wait=True)
     assert checking.worker_pid() not in (None, killed[0])
+
+
+def test_a_worker_that_cannot_start_leaves_every_file_to_this_process(
+    engine, files, keyring, cn, monkeypatch, caplog
+):
+    """An interpreter that cannot run the worker (here: not Python at all): the file is read
+    here with the same outcome, and later files do not try again."""
+    with Session(engine) as session:
+        add_institution(session)
+        session.commit()
+    expected = _reference(engine, files, keyring, cn)
+    checking.shutdown_worker()
+    monkeypatch.setattr(checking, "_worker_disabled", False)
+    monkeypatch.setattr(checking.sys, "executable", "/bin/false")
+    real_ready = checking.CheckWorker.ready
+
+    def patient(self, *, wait=False):  # so that it dies before the file is done here
+        return real_ready(self, wait=True)
+
+    monkeypatch.setattr(checking.CheckWorker, "ready", patient)
+    with Session(engine) as session:
+        report = run(session, files["jsonl"], keyring, cn, chunk_rows=7, worker_min_bytes=0)
+        got = (_outcome(report), table_counts(session), _snapshot(session))
+        session.rollback()
+    assert got == expected
+    assert "before it started: files are read in this process" in caplog.text
+    assert checking._worker_disabled and checking.worker_pid() is None
+    _, chunks = _chunks(files["csv"], cn, worker_min_bytes=0)
+    assert chunks and checking._worker is None  # no new attempt
+
+
+def test_a_relative_path_is_the_batchs_file(tmp_path, files, cn, monkeypatch):
+    """The worker has its own working directory: it is sent the absolute path."""
+    _ready_worker(files, cn)
+    (tmp_path / "f.jsonl").write_bytes(files["jsonl"].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    check = FileCheck(Path("f.jsonl"), "jsonl", AS_OF, cn, 97)
+    got = list(checked_chunks(check, worker_min_bytes=0))
+    assert sum(c.rows for c in got) > 1000
+    assert check.sha256 == file_sha256(files["jsonl"])
 
 
 def test_a_starting_worker_takes_over_after_the_first_chunks(files, cn, monkeypatch):
@@ -243,9 +325,17 @@ def test_a_starting_worker_takes_over_after_the_first_chunks(files, cn, monkeypa
             return False
         return real(self, wait=True)
 
+    real_check, handed_over_at = checking.CheckWorker.check, []
+
+    def spy(self, check):
+        handed_over_at.append(check.skip_chunks)
+        return real_check(self, check)
+
     monkeypatch.setattr(checking.CheckWorker, "ready", slow_start)
+    monkeypatch.setattr(checking.CheckWorker, "check", spy)
     check, got = _chunks(files["jsonl"], cn, worker_min_bytes=0)
-    assert check.skip_chunks == 3  # three chunks checked here, the rest in the worker
+    assert handed_over_at == [3]  # three chunks checked here, the rest in the worker
+    assert check.skip_chunks == len(got) > 3
     assert checking.worker_pid() is not None
     assert [_plain(c) for c in got] == [_plain(c) for c in expected]
     assert check.sha256 == file_sha256(files["jsonl"])

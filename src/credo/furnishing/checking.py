@@ -26,12 +26,14 @@ import dataclasses
 import io
 import itertools
 import logging
+import os
 import pickle
 import queue
 import struct
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from credo.config import Profile
+from credo.errors import FormatError
 from credo.furnishing.columnar import StatusColumns, validate_statuses
 from credo.furnishing.reader import HashingReader, RawRow, iter_csv, iter_jsonl
 from credo.furnishing.validate import Problem, Record, RowValidator
@@ -119,13 +122,24 @@ class FileCheck:
     profile: Profile
     chunk_rows: int
     skip_chunks: int = 0
+    #: (device, inode, size, mtime) the file must still have when it is opened and when it
+    #: has been read (`file_identity`): a file read by two processes is one file
+    identity: tuple[int, int, int, int] | None = None
     sha256: str | None = None
     size: int = 0
+
+    def _same_file(self, fh) -> None:
+        if self.identity is not None and file_identity(os.fstat(fh.fileno())) != self.identity:
+            raise FormatError(
+                f"{self.path.name}: the file changed while it was being furnished; "
+                "nothing was written (send it again once it is complete)"
+            )
 
     def __iter__(self) -> Iterator[Checked]:
         validator = RowValidator(as_of=self.as_of, profile=self.profile)
         skip_rows = self.skip_chunks * self.chunk_rows
         with self.path.open("rb") as fh:
+            self._same_file(fh)
             hashing = HashingReader(fh)
             stream = io.BufferedReader(hashing, buffer_size=1 << 20)
             rows_iter = iter_jsonl(stream) if self.fmt == "jsonl" else iter_csv(stream)
@@ -149,7 +163,13 @@ class FileCheck:
             # drain whatever the row iterator did not consume so the hash covers the whole file
             while hashing.read(1 << 20):
                 pass
+            self._same_file(fh)
         self.sha256, self.size = hashing.sha256.hexdigest(), hashing.bytes_read
+
+
+def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells a file from its replacement or a later version of it."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 # -- the worker process ------------------------------------------------------------------
@@ -157,6 +177,8 @@ class FileCheck:
 # pickles over its stdin and stdout: unlike multiprocessing's spawn, it never re-runs the
 # parent's main script, so any program may furnish without a ``__main__`` guard.
 _FRAME = struct.Struct("<Q")
+#: far above any chunk's frame (~1 MB at 5,000 rows); a larger length is a corrupt stream
+_MAX_FRAME = 1 << 31
 
 
 def _write_frame(out: BinaryIO, obj: Any) -> None:
@@ -171,6 +193,8 @@ def _read_frame(inp: BinaryIO) -> bytes | None:
     if len(head) < _FRAME.size:
         return None
     (n,) = _FRAME.unpack(head)
+    if n > _MAX_FRAME:
+        raise ValueError(f"a {n:,}-byte frame: the worker's output is not frames")
     data = inp.read(n)
     return data if len(data) == n else None
 
@@ -189,6 +213,7 @@ def _serve(inp: BinaryIO, out: BinaryIO) -> None:
                 _write_frame(out, ("chunk", job, checked))
             _write_frame(out, ("done", job, (check.sha256, check.size)))
         except Exception as exc:  # reported to the batch, which raises it
+            exc.add_note("in the check worker:\n" + "".join(traceback.format_exception(exc)))
             _write_frame(out, ("error", job, _portable(exc)))
 
 
@@ -227,25 +252,31 @@ class CheckWorker:
         self._reader.start()
         self._jobs = 0
         self._ready = False
+        #: why the reader gave up on the worker's output, if it did
+        self.failure: str | None = None
 
     def _read(self) -> None:
+        """Read answers off the pipe until it closes. Any failure here (a torn or corrupt
+        frame) ends the worker: the batch then sees it gone and carries on without it."""
         out = self.process.stdout
-        while True:
-            frame = _read_frame(out)
-            answer: tuple | None = None
-            if frame is not None:
-                try:
-                    answer = pickle.loads(frame)
-                except Exception as exc:  # a torn frame: the batch raises it
-                    answer = ("error", None, exc)
-            while not self._stopping.is_set():
-                try:
-                    self._answers.put(answer, timeout=_POLL_SECONDS)
-                    break
-                except queue.Full:
-                    continue
-            if answer is None or self._stopping.is_set():
-                return
+        try:
+            while (frame := _read_frame(out)) is not None:
+                if not self._put(pickle.loads(frame)):
+                    return
+        except BaseException as exc:  # any of them ends the stream
+            self.failure = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(OSError):
+                self.process.kill()
+        self._put(None)
+
+    def _put(self, answer: tuple | None) -> bool:
+        while not self._stopping.is_set():
+            try:
+                self._answers.put(answer, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def alive(self) -> bool:
         return self.process.poll() is None and self._reader.is_alive()
@@ -267,11 +298,17 @@ class CheckWorker:
             self._ready = True
         return True
 
+    @property
+    def started(self) -> bool:
+        """Whether it ever said it was ready."""
+        return self._ready
+
     def _died(self) -> WorkerDied:
+        with contextlib.suppress(OSError):
+            self.process.kill()
         code = self.process.wait()
-        return WorkerDied(
-            f"the checking worker exited (code {code}) while reading the file; nothing was written"
-        )
+        why = f"; {self.failure}" if self.failure else ""
+        return WorkerDied(f"the check worker exited (code {code}){why}")
 
     def check(self, check: FileCheck) -> Iterator[Checked]:
         """The chunks of `check`'s file, read in the worker; sets its `sha256` and `size`.
@@ -283,7 +320,7 @@ class CheckWorker:
         job = self._jobs
         kwargs = {
             k: getattr(check, k)
-            for k in ("path", "fmt", "as_of", "profile", "chunk_rows", "skip_chunks")
+            for k in ("path", "fmt", "as_of", "profile", "chunk_rows", "skip_chunks", "identity")
         }
         finished = False
         try:
@@ -316,7 +353,7 @@ class CheckWorker:
             try:
                 answer = self._answers.get(timeout=_POLL_SECONDS)
             except queue.Empty:
-                if self.process.poll() is None:
+                if self.process.poll() is None and self._reader.is_alive():
                     continue
                 answer = None
             if answer is None:
@@ -347,13 +384,24 @@ _worker: CheckWorker | None = None
 _worker_lock = threading.Lock()
 
 
+#: set when a worker could not even start (an interpreter that cannot import credo, say):
+#: this process then reads every file itself rather than fail at each large one
+_worker_disabled = False
+
+
 def shutdown_worker() -> None:
     """End this process's check worker, if any (a later large file starts a new one). Also
     run at exit; call it when a process is done furnishing but lives on (`credo demo`)."""
     global _worker
-    if _worker is not None:
-        _worker.close()
-        _worker = None
+    # not under a batch that is using it (at exit, a stuck thread must not hold exit up)
+    locked = _worker_lock.acquire(timeout=10)
+    try:
+        if _worker is not None:
+            _worker.close()
+            _worker = None
+    finally:
+        if locked:
+            _worker_lock.release()
 
 
 atexit.register(shutdown_worker)
@@ -364,11 +412,14 @@ def checked_chunks(check: FileCheck, *, worker_min_bytes: int | None) -> Iterato
     `worker_min_bytes` bytes (None: never), else read here.
 
     One worker serves the process; a file that finds it busy (another thread furnishing) is
-    read here instead of waiting.
+    read here instead of waiting. A worker that dies (killed, out of memory, a corrupt answer)
+    costs nothing but time: the chunks it did not deliver are read here, the same chunks.
     """
-    global _worker
-    size = check.path.stat().st_size
-    if worker_min_bytes is None or size < worker_min_bytes:
+    global _worker, _worker_disabled
+    check.path = check.path.resolve()  # the worker has its own working directory
+    st = check.path.stat()
+    check.identity = file_identity(st)
+    if worker_min_bytes is None or st.st_size < worker_min_bytes or _worker_disabled:
         yield from check
         return
     if not _worker_lock.acquire(blocking=False):
@@ -381,25 +432,45 @@ def checked_chunks(check: FileCheck, *, worker_min_bytes: int | None) -> Iterato
             _worker = CheckWorker()
         worker = _worker
         try:
-            if not worker.ready():
-                # a worker just started needs ~0.6 s for its imports: check the first chunks
-                # here meanwhile, then hand the rest of the file over
-                local = dataclasses.replace(check)
-                with contextlib.closing(iter(local)) as here:
-                    for checked in here:
-                        check.skip_chunks += 1
-                        yield checked
-                        if worker.ready():
-                            break
-                    else:  # the whole file was read here
-                        check.sha256, check.size = local.sha256, local.size
-                        return
-            yield from worker.check(check)
+            yield from _through(worker, check)
+        except WorkerDied as exc:
+            if not worker.started:
+                _worker_disabled = True
+                log.warning("%s before it started: files are read in this process", exc)
+            else:
+                log.warning("%s at chunk %d of %s: the rest is read in this process",
+                            exc, check.skip_chunks + 1, check.path.name)  # fmt: skip
+            rest = dataclasses.replace(check)
+            yield from rest
+            check.sha256, check.size = rest.sha256, rest.size
         finally:
             if not worker.alive():
-                _worker = None
+                worker.stop()
+                if _worker is worker:
+                    _worker = None
     finally:
         _worker_lock.release()
+
+
+def _through(worker: CheckWorker, check: FileCheck) -> Iterator[Checked]:
+    """The chunks of `check`'s file through `worker`; `check.skip_chunks` counts the chunks
+    delivered so far (so that a dead worker's file can be finished elsewhere)."""
+    if not worker.ready():
+        # a worker just started needs ~0.6 s for its imports: check the first chunks here
+        # meanwhile, then hand the rest of the file over
+        local = dataclasses.replace(check)
+        with contextlib.closing(iter(local)) as here:
+            for checked in here:
+                check.skip_chunks += 1
+                yield checked
+                if worker.ready():
+                    break
+            else:  # the whole file was read here
+                check.sha256, check.size = local.sha256, local.size
+                return
+    for checked in worker.check(check):
+        check.skip_chunks += 1
+        yield checked
 
 
 def worker_pid() -> int | None:
@@ -410,14 +481,16 @@ def worker_pid() -> int | None:
 
 if __name__ == "__main__":  # the worker: python -m credo.furnishing.checking
     # through the module's importable name, so its classes pickle as credo.furnishing.*
-    import os
-
     from credo.furnishing import checking
 
     if hasattr(os, "nice"):
         # behind the batch and the database, which wait for each other: the worker only has to
         # stay a few chunks ahead (measured: 38,000-45,000 lines/s at 10, 35,000-41,000 at 0)
         os.nice(checking.WORKER_NICE)
+    # the answers go to a copy of the original stdout; anything else printed goes to stderr
+    # and cannot corrupt them
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     # the parent gone (its end of the pipe closed): nothing left to read for
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
-        checking._serve(sys.stdin.buffer, sys.stdout.buffer)
+        checking._serve(sys.stdin.buffer, answers)

@@ -57,8 +57,16 @@ def _pickled_as_tuple(cls):
     """Pickle a slotted record as its class and field values: 3x faster than the default
     state dict, and records cross a process boundary by the million
     (`credo.furnishing.checking`)."""
+    if len(cls.__slots__) < 2:  # attrgetter of one name gives the value, not a tuple
+        raise TypeError(f"{cls.__name__}: needs at least two fields")
     get = operator.attrgetter(*cls.__slots__)
-    cls.__reduce__ = lambda self: (cls, get(self))
+
+    def reduce(self):
+        if type(self) is not cls:  # a subclass's own fields would be lost
+            raise TypeError(f"{type(self).__name__} does not pickle as {cls.__name__}")
+        return cls, get(self)
+
+    cls.__reduce__ = reduce
     return cls
 
 
