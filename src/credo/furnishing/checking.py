@@ -3,7 +3,7 @@
 Everything a batch does before it touches the database is pure: decode each line, validate
 it (plain statuses as columns, `validate_statuses`; every other row on its own,
 `RowValidator.validate`) and hash the file. `check_rows` does that for one chunk and returns a
-`Checked`; `read_checked` does it for a whole file.
+`Checked`; iterating a `FileCheck` does it for a whole file.
 
 A large file is read and validated in a separate process (`CheckWorker`) while this process
 stores the chunks before it, so the two halves of the work run on two cores instead of one
@@ -148,15 +148,7 @@ class FileCheck:
                 # may span lines), left unchecked
                 for _ in itertools.islice(rows_iter, skip_rows):
                     pass
-            chunk: list[RawRow] = []
-            for raw in rows_iter:
-                chunk.append(raw)
-                if len(chunk) >= self.chunk_rows:
-                    checked = check_rows(validator, chunk)
-                    checked.bytes_read = hashing.bytes_read
-                    chunk = []
-                    yield checked
-            if chunk:
+            while chunk := list(itertools.islice(rows_iter, self.chunk_rows)):
                 checked = check_rows(validator, chunk)
                 checked.bytes_read = hashing.bytes_read
                 yield checked
@@ -206,9 +198,8 @@ def _serve(inp: BinaryIO, out: BinaryIO) -> None:
     itself meanwhile (`checked_chunks`)."""
     _write_frame(out, ("ready", 0, None))
     while (frame := _read_frame(inp)) is not None:
-        job, kwargs = pickle.loads(frame)
+        job, check = pickle.loads(frame)
         try:
-            check = FileCheck(**kwargs)
             for checked in check:
                 _write_frame(out, ("chunk", job, checked))
             _write_frame(out, ("done", job, (check.sha256, check.size)))
@@ -318,20 +309,16 @@ class CheckWorker:
         """
         self._jobs += 1
         job = self._jobs
-        kwargs = {
-            k: getattr(check, k)
-            for k in ("path", "fmt", "as_of", "profile", "chunk_rows", "skip_chunks", "identity")
-        }
         finished = False
         try:
             self.ready(wait=True)
             try:
-                _write_frame(self.process.stdin, (job, kwargs))
+                _write_frame(self.process.stdin, (job, check))
             except OSError:  # gone since it said it was ready
                 raise self._died() from None
             while True:
                 kind, got_job, payload = self._get()
-                if got_job != job and kind != "error":  # pragma: no cover - would be a bug
+                if got_job != job:  # pragma: no cover - would be a bug
                     raise RuntimeError(f"checking worker answered job {got_job}, not {job}")
                 if kind == "chunk":
                     yield payload
@@ -339,10 +326,8 @@ class CheckWorker:
                     check.sha256, check.size = payload
                     finished = True
                     return
-                else:
-                    # the worker caught it and is ready for the next file (a frame that did not
-                    # unpickle, job None, leaves it in an unknown state: stopped below)
-                    finished = got_job == job
+                else:  # the worker caught it and is ready for the next file
+                    finished = True
                     raise payload
         finally:
             if not finished:
