@@ -384,7 +384,8 @@ def build_worker(spec: dict) -> dict:
     with session_scope(engine) as s:
         out["subjects_on_file"] = s.scalar(select(func.count()).select_from(Subject))
     out["sample_ids"] = _sample_persons(files / "truth.csv", spec["sample"], spec["seed"])
-    with engine.connect() as conn:
+    # committed: a connection's work is rolled back at close, ANALYZE's statistics with it
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE")
         out["database_mb"] = round(
             conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() / 2**20

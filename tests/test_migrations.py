@@ -129,3 +129,33 @@ def test_subject_access_migration_up_and_down(empty_engine):
         assert conn.execute(text("SELECT kind FROM institution")).scalar_one() == "public_source"
     upgrade(empty_engine)
     assert _diff(empty_engine) == []
+
+
+def test_0008_indexes_the_unsealed_entries_and_fixes_the_statuses_per_account(empty_engine):
+    """0008: the sealer's partial index on both backends; on PostgreSQL a fixed n_distinct
+    ratio for status_record.account_id (ANALYZE underestimates that clustered column)."""
+    pg = empty_engine.dialect.name == "postgresql"
+    options = text(
+        "SELECT attoptions FROM pg_attribute "
+        "WHERE attrelid = 'status_record'::regclass AND attname = 'account_id'"
+    )
+
+    def unsealed_index() -> bool:
+        return "ix_audit_entry_unsealed" in {
+            ix["name"] for ix in inspect(empty_engine).get_indexes("audit_entry")
+        }
+
+    upgrade(empty_engine, "0007")
+    assert not unsealed_index()
+    upgrade(empty_engine, "0008")
+    assert unsealed_index()
+    if pg:
+        with empty_engine.connect() as conn:
+            assert "n_distinct=-0.02" in conn.execute(options).scalar()
+    downgrade(empty_engine, "0007")
+    assert not unsealed_index()
+    if pg:
+        with empty_engine.connect() as conn:
+            assert "n_distinct=-0.02" not in (conn.execute(options).scalar() or [])
+    upgrade(empty_engine)
+    assert _diff(empty_engine) == []

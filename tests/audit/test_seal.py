@@ -219,3 +219,51 @@ def test_concurrent_unsealed_writers_and_sealers_give_one_chain(engine, keyring)
         assert seqs == list(range(1, 4 * 18 + 1))
         report = service.verify(s, keyring)
         assert report.ok and report.unsealed == 0, report.problem
+
+
+def test_the_sealer_finds_its_work_through_the_unsealed_index_however_many_were_sealed(engine):
+    """A seal leaves the entry's old row version and its index entries behind until VACUUM.
+    On PostgreSQL the sealer reads the partial index of unsealed entries with a plain index
+    scan (never a bitmap scan, which would visit every sealed version on every tick), and
+    turns bitmap scans off for that statement only."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def spy(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    pg = engine.dialect.name == "postgresql"
+    if pg:
+        with engine.begin() as conn:  # as on a server where autovacuum is off or behind
+            conn.execute(text("ALTER TABLE audit_entry SET (autovacuum_enabled = false)"))
+    for round_ in range(6):
+        with _unsealed_session(engine) as s:
+            _record(s, 200, start=200 * round_)
+            s.commit()
+        event.listen(engine, "before_cursor_execute", spy)
+        try:
+            with Session(engine) as s:
+                assert service.seal(s) == 200
+                s.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", spy)
+    assert [q for q, _ in _chain(engine)] == list(range(1, 1201))
+    with _unsealed_session(engine) as s:
+        _record(s, 3, start=5000)
+        s.commit()
+    compiled = str(service._UNSEALED.compile(engine, compile_kwargs={"literal_binds": True}))
+    with Session(engine) as s:
+        if pg:  # (SQLite keeps no old row versions: any of its indexes will do)
+            s.execute(text("SET LOCAL enable_bitmapscan = off"))
+            plan = str(s.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar())
+            assert "ix_audit_entry_unsealed" in plan
+            assert "Bitmap" not in plan
+        assert [r.id for r in service._unsealed(s)] == sorted(r.id for r in service._unsealed(s))
+        assert len(service._unsealed(s)) == 3
+    if pg:
+        selects = [i for i, q in enumerate(sent) if "WHERE audit_entry.seq IS NULL" in q]
+        assert len(selects) == 6
+        for i in selects:  # bitmap scans off just before the select and back right after
+            assert sent[i - 1] == "SET LOCAL enable_bitmapscan = off"
+            assert sent[i + 1] == "SET LOCAL enable_bitmapscan TO DEFAULT"

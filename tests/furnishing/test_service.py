@@ -487,14 +487,19 @@ def test_chunk_boundaries_do_not_change_results(engine, tmp_path, keyring, cn):
 
 @contextlib.contextmanager
 def _analyzes(engine):
-    """The ANALYZE statements run on `engine` inside the block."""
+    """The ANALYZE statements run on `engine` inside the block, each followed by the
+    statistics target set for it (if any) in brackets."""
     from sqlalchemy import event
 
     analyzed: list[str] = []
+    target = ""  # the statistics target set for the transaction, if any
 
     def spy(conn, cursor, statement, *args):
+        nonlocal target
         if statement.startswith("ANALYZE"):
-            analyzed.append(statement)
+            analyzed.append(statement + target)
+        elif statement.startswith("SET LOCAL default_statistics_target"):
+            target = "" if statement.endswith("TO DEFAULT") else f" ({statement})"
 
     event.listen(engine, "before_cursor_execute", spy)
     try:
@@ -531,9 +536,13 @@ def test_postgresql_statistics_follow_a_big_file_inside_its_transaction(
         assert counts[size // 8] == []
         return
     # at 1/8 of the lines, then each doubling: about 1/8, 1/4, 1/2 of them and, chunks
-    # permitting, once more before the end
-    assert 3 <= len(counts[size // 8]) <= 4
+    # permitting, once more before the end, each on a small sample; then once with the full
+    # sample, so that the file does not leave the small samples' statistics behind
+    *sampled, last = counts[size // 8]
+    assert 3 <= len(sampled) <= 4
     assert all("inquiry" in s and "status_record" in s for s in counts[size // 8])
+    assert all(s.endswith("(SET LOCAL default_statistics_target = 10)") for s in sampled)
+    assert not last.endswith(")")
     # the small sample is for those ANALYZEs only: the rest of the transaction has the default
     assert targets == {default}
 

@@ -229,12 +229,7 @@ def _seal_locked(session: Session, head: Any = _NO_HEAD) -> tuple[int, str] | No
     new head."""
     if head is _NO_HEAD:
         head = _head(session)
-    rows = session.execute(
-        select(
-            AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action,
-            AuditEntry.target, AuditEntry.details,
-        ).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id)
-    ).all()  # fmt: skip
+    rows = _unsealed(session)
     if not rows:
         return head
     seq, prev = head if head else (0, GENESIS)
@@ -252,6 +247,32 @@ def _seal_locked(session: Session, head: Any = _NO_HEAD) -> tuple[int, str] | No
         sealed,
     )  # fmt: skip
     return seq, prev
+
+
+_UNSEALED = (
+    select(
+        AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action,
+        AuditEntry.target, AuditEntry.details,
+    ).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id)
+)  # fmt: skip
+
+
+def _unsealed(session: Session) -> list:
+    """The visible unsealed entries in insertion order, from the partial index of them
+    (``ix_audit_entry_unsealed``).
+
+    On PostgreSQL a seal leaves the entry's old row version, and its index entry, behind
+    until VACUUM. A bitmap scan, which the planner prefers here, visits every one of them on
+    every tick (30 ms at 30,000 sealed entries, growing without bound while autovacuum is
+    off or behind); a plain index scan marks them dead as it passes, so the next tick skips
+    them (0.1 ms). Bitmap scans are turned off for this one statement only."""
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(_UNSEALED).all()
+    # (a failed select aborts the transaction, and its SET LOCAL with it)
+    session.execute(text("SET LOCAL enable_bitmapscan = off"))
+    rows = session.execute(_UNSEALED).all()
+    session.execute(text("SET LOCAL enable_bitmapscan TO DEFAULT"))
+    return rows
 
 
 _PENDING = "credo.audit.pending"
