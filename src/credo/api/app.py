@@ -10,6 +10,7 @@ same domain services the CLI calls. Errors of every kind leave as problem+json (
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -95,11 +96,19 @@ def create_app(
         if seal_interval is not None:
             sealer = Sealer(ctx.sessions, keyring, interval=seal_interval,
                             checkpoint_every=settings.audit_checkpoint_every).start()  # fmt: skip
+        # What exists now (modules, the app, its routes and models: ~330,000 objects) lives as
+        # long as the server, and the cyclic collector's full pass walked all of it every time
+        # it ran under load: 150-210 ms with the whole process stalled, the p99 of a loaded
+        # server (one worker at 110 scores/s: p99 229 -> 51 ms). Frozen, a full pass walks
+        # only what requests made since. Reference counting frees frozen objects as before.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
             if sealer is not None:
                 sealer.stop()
+            gc.unfreeze()  # (an app made and dropped in one process, as tests do, can go)
 
     app = FastAPI(
         title="Credo institution API",
