@@ -206,6 +206,8 @@ def ensure_bureau(args) -> dict:
             )
             marker = None
         else:
+            if check["analyzed"]:
+                print(f"analyzed tables that had no statistics: {', '.join(check['analyzed'])}")
             if marker.get("synth_fingerprint") != machine.synth_fingerprint():
                 print(
                     "note: the synthetic generator changed since this bureau was built "
@@ -473,7 +475,32 @@ def check_worker(spec: dict) -> dict:
             active = keys.status(keys.get(s, key_id=spec["key_id"])) == "active"
         except NotFound:
             active = False
-    return {"subjects": subjects, "key_active": active}
+    return {"subjects": subjects, "key_active": active, "analyzed": _analyze_missing(engine)}
+
+
+def _analyze_missing(engine) -> list[str]:
+    """ANALYZE the tables that hold rows but have no planner statistics (a bureau built
+    before the build's final ANALYZE was committed had six; autovacuum may be off), committed;
+    returns their names."""
+    from sqlalchemy import text
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.reltuples > 0 "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_statistic s WHERE s.starelid = c.oid) "
+                    "ORDER BY 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for table in tables:
+            conn.exec_driver_sql(f'ANALYZE "{table}"')
+    return list(tables)
 
 
 def reset_worker(spec: dict) -> dict:

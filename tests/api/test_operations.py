@@ -176,19 +176,22 @@ def test_the_servers_postgresql_pool_keeps_a_connection_per_concurrent_request()
         engine.dispose()
 
 
-def test_a_running_app_keeps_its_startup_objects_out_of_the_collectors_passes(api):
-    """While the app runs (its lifespan), what existed at startup is frozen out of the cyclic
-    collector's passes, so a full pass under load does not walk the whole process; when the
-    app stops, it is unfrozen again."""
+def test_a_running_app_keeps_its_startup_objects_out_of_the_collectors_passes(
+    engine, keyring, settings
+):
+    """While an app runs (its lifespan), what existed at startup is frozen out of the cyclic
+    collector's passes, so a full pass under load does not walk the whole process; the
+    freeze is lifted when the last app of the process stops."""
     import gc
 
-    assert gc.get_freeze_count() > 100_000  # the `api` fixture's app is running
-    ctx = api.client.app.state.ctx
-    app = create_app(settings=ctx.settings, engine=ctx.engine, keyring=ctx.keyring,
-                     seal_interval=None)  # fmt: skip
-    assert api.get("/healthz", who=None).status_code == 200
-    with TestClient(app) as client:
-        assert client.get("/healthz").status_code == 200
-    # the second app's shutdown unfroze everything, the first app's objects included; they
-    # are collected as usual from now on
+    def app():
+        return create_app(settings=settings, engine=engine, keyring=keyring, seal_interval=None)
+
+    assert gc.get_freeze_count() == 0
+    with TestClient(app()) as first:
+        assert gc.get_freeze_count() > 100_000
+        with TestClient(app()) as second:
+            assert second.get("/healthz").status_code == 200
+        assert gc.get_freeze_count() > 100_000  # the first app still runs
+        assert first.get("/healthz").status_code == 200
     assert gc.get_freeze_count() == 0

@@ -61,6 +61,11 @@ Credit reports and scores for member institutions, only with the subject's conse
 """
 
 
+#: apps of this process whose lifespan is running; the freeze is the process's, so only the
+#: last one to stop lifts it
+_running_apps = [0]
+
+
 def create_app(
     *,
     settings: Settings | None = None,
@@ -101,6 +106,7 @@ def create_app(
         # it ran under load: 150-210 ms with the whole process stalled, the p99 of a loaded
         # server (one worker at 110 scores/s: p99 229 -> 51 ms). Frozen, a full pass walks
         # only what requests made since. Reference counting frees frozen objects as before.
+        _running_apps[0] += 1
         gc.collect()
         gc.freeze()
         try:
@@ -108,7 +114,9 @@ def create_app(
         finally:
             if sealer is not None:
                 sealer.stop()
-            gc.unfreeze()  # (an app made and dropped in one process, as tests do, can go)
+            _running_apps[0] -= 1
+            if not _running_apps[0]:  # the last app of the process (tests run several)
+                gc.unfreeze()
 
     app = FastAPI(
         title="Credo institution API",

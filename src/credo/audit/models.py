@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credo.db import Base, BigId, UTCDateTime
@@ -20,16 +20,6 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_entry"
-    __table_args__ = (
-        # the sealer's work list, in insertion order (`credo.audit.service`): only unsealed
-        # entries are in it, so it stays small however long the ledger grows
-        Index(
-            "ix_audit_entry_unsealed",
-            "id",
-            sqlite_where=text("seq IS NULL"),
-            postgresql_where=text("seq IS NULL"),
-        ),
-    )
 
     #: insertion order only; the chain order is ``seq``
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

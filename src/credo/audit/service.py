@@ -258,20 +258,25 @@ _UNSEALED = (
 
 
 def _unsealed(session: Session) -> list:
-    """The visible unsealed entries in insertion order, from the partial index of them
-    (``ix_audit_entry_unsealed``).
+    """The visible unsealed entries in insertion order.
 
-    On PostgreSQL a seal leaves the entry's old row version, and its index entry, behind
-    until VACUUM. A bitmap scan, which the planner prefers here, visits every one of them on
-    every tick (30 ms at 30,000 sealed entries, growing without bound while autovacuum is
-    off or behind); a plain index scan marks them dead as it passes, so the next tick skips
-    them (0.1 ms). Bitmap scans are turned off for this one statement only."""
+    On PostgreSQL a seal leaves the entry's old row version, and its entry in the index on
+    ``seq`` (NULL), behind until VACUUM. A bitmap scan, which the planner may choose here,
+    visits every one of them on every tick (31 ms at 31,000 sealed entries, growing while
+    autovacuum is off or behind); a plain index scan marks them dead as it passes, once no
+    open transaction can still see them, so later ticks skip them (0.1 ms). Bitmap scans are
+    off for this one statement; the transaction's own setting is put back after it."""
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(_UNSEALED).all()
-    # (a failed select aborts the transaction, and its SET LOCAL with it)
-    session.execute(text("SET LOCAL enable_bitmapscan = off"))
+    # (a failed select aborts the transaction, and its setting with it)
+    before = session.execute(
+        text(
+            "SELECT current_setting('enable_bitmapscan'), "
+            "set_config('enable_bitmapscan', 'off', true)"
+        )
+    ).scalar()
     rows = session.execute(_UNSEALED).all()
-    session.execute(text("SET LOCAL enable_bitmapscan TO DEFAULT"))
+    session.execute(text("SELECT set_config('enable_bitmapscan', :v, true)"), {"v": before})
     return rows
 
 
