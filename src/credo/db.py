@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -114,6 +115,19 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     with transaction(get_sessionmaker(engine)) as session:
         yield session
+
+
+@contextmanager
+def pg_setting(session: Session, name: str, value: str) -> Iterator[None]:
+    """PostgreSQL setting `name` at `value` for the statements of the block, in `session`'s
+    transaction only; the transaction's own value is put back after it (``SET LOCAL ... TO
+    DEFAULT`` would reset it instead). A block that fails aborts the transaction, and the
+    setting with it."""
+    before = session.execute(
+        text(f"SELECT current_setting('{name}'), set_config('{name}', '{value}', true)")
+    ).scalar()
+    yield
+    session.execute(text(f"SELECT set_config('{name}', :v, true)"), {"v": before})
 
 
 @contextmanager

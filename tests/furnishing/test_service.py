@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 from datetime import date
 
 import orjson
@@ -498,8 +499,10 @@ def _analyzes(engine):
         nonlocal target
         if statement.startswith("ANALYZE"):
             analyzed.append(statement + target)
-        elif statement.startswith("SET LOCAL default_statistics_target"):
-            target = "" if statement.endswith("TO DEFAULT") else f" ({statement})"
+        elif "set_config('default_statistics_target'" in statement:
+            # `credo.db.pg_setting`: set to a value, then the transaction's own put back
+            value = re.search(r"set_config\('default_statistics_target', '(\d+)'", statement)
+            target = f" (SET LOCAL default_statistics_target = {value[1]})" if value else ""
 
     event.listen(engine, "before_cursor_execute", spy)
     try:

@@ -61,7 +61,7 @@ from credo.audit.chain import (
 )
 from credo.audit.models import AuditCheckpoint, AuditEntry
 from credo.config import get_settings
-from credo.db import utcnow
+from credo.db import pg_setting, utcnow
 from credo.dbraw import RawStatement, driver
 from credo.errors import IntegrityError
 from credo.security.keys import KeyRing
@@ -268,16 +268,8 @@ def _unsealed(session: Session) -> list:
     off for this one statement; the transaction's own setting is put back after it."""
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(_UNSEALED).all()
-    # (a failed select aborts the transaction, and its setting with it)
-    before = session.execute(
-        text(
-            "SELECT current_setting('enable_bitmapscan'), "
-            "set_config('enable_bitmapscan', 'off', true)"
-        )
-    ).scalar()
-    rows = session.execute(_UNSEALED).all()
-    session.execute(text("SELECT set_config('enable_bitmapscan', :v, true)"), {"v": before})
-    return rows
+    with pg_setting(session, "enable_bitmapscan", "off"):
+        return session.execute(_UNSEALED).all()
 
 
 _PENDING = "credo.audit.pending"

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from credo.audit import service as audit
 from credo.config import Profile
-from credo.db import utcnow
+from credo.db import pg_setting, utcnow
 from credo.errors import FormatError, NotFound
 from credo.furnishing.checking import Checked, FileCheck, checked_chunks
 from credo.furnishing.models import BatchStatus, FurnishingBatch, QuarantinedRow
@@ -224,9 +224,8 @@ class _Statistics:
             # row counts are what the lookups' plans need; a 3,000-row sample a table gives
             # them at a tenth of the default 30,000's cost (4 ANALYZEs took 0.8 s of a 1.2M-line
             # load)
-            self.session.execute(text("SET LOCAL default_statistics_target = 10"))
-            self.session.execute(text("ANALYZE " + ", ".join(self.TABLES)))
-            self.session.execute(text("SET LOCAL default_statistics_target TO DEFAULT"))
+            with pg_setting(self.session, "default_statistics_target", "10"):
+                self.session.execute(text("ANALYZE " + ", ".join(self.TABLES)))
             self.next_at = 2 * done
             self.sampled = True
 
