@@ -13,29 +13,52 @@ with time zone is aware but in the connection's time zone (`utc` converts). Para
 as psycopg adapts them: enum values as ``.value``, aware datetimes. Everything here is for
 PostgreSQL only; on SQLite `driver` is None and callers take the session path, which tests run
 on both backends and compare.
+
+Round trips cost more than statements here (each one wakes the server and this thread), so
+writes that return nothing can be *deferred* (`defer`): they go out with the transaction's next
+statement, or with its COMMIT, in one pipeline. A score query then costs four round trips (the
+BEGIN; the consent; the other reads with the inquiry written before them; the score and the
+ledger entries with the COMMIT) where it cost nine. A deferred write is part of its
+transaction like any other: committed with it, dropped by its rollback, seen by every read
+after it (the listeners `install` puts on the engine send it before any statement SQLAlchemy
+runs), and its error, if any, fails that next statement or the commit.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary, WeakSet
 
+from sqlalchemy import Engine, event
 from sqlalchemy.dialects.postgresql import psycopg as _psycopg_dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
+
+log = logging.getLogger(__name__)
 
 _DIALECT = _psycopg_dialect.dialect()
 # an expanding IN (...) parameter, compiled before its values are known
 _EXPANDING = re.compile(r"IN \(__\[POSTCOMPILE_(\w+)\]\)")
 
 
+#: engines whose connections may hold deferred writes (`install`)
+_ENGINES: WeakSet[Engine] = WeakSet()
+#: per psycopg connection, the writes its open transaction deferred, in order
+_DEFERRED: WeakKeyDictionary[Any, list[tuple[RawStatement, Any]]] = WeakKeyDictionary()
+
+
 def driver(session: Session) -> Any | None:
     """The psycopg connection under `session`'s transaction on PostgreSQL (beginning the
     transaction if needed); None on any other database."""
-    if session.get_bind().dialect.name != "postgresql":
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
         return None
+    if bind not in _ENGINES:
+        raise RuntimeError("a PostgreSQL engine not made by credo.db.make_engine (see install)")
     return session.connection().connection.driver_connection
 
 
@@ -61,36 +84,125 @@ class RawStatement:
         return {**self.defaults, **params} if self.defaults else params
 
     def all(self, conn: Any, params: dict[str, Any], *, row_factory: Any = None) -> list:
-        """Every row, as tuples (or as `row_factory` makes them)."""
-        cur = conn.cursor(row_factory=row_factory) if row_factory else conn.cursor()
-        with cur:
-            cur.execute(self.sql, self._params(params), prepare=True)
-            return cur.fetchall()
+        """Every row, as tuples (or as `row_factory` makes them); the writes deferred before
+        it go in the same round trip."""
+        return pipelined(conn, [(self, params, row_factory)])[0]
 
     def run(self, conn: Any, params: dict[str, Any] | Sequence[dict[str, Any]]) -> None:
-        """Execute a statement that returns no rows, once or for each set of parameters."""
-        with conn.cursor() as cur:
-            if isinstance(params, dict):
-                cur.execute(self.sql, self._params(params), prepare=True)
-            else:
-                cur.executemany(self.sql, [self._params(p) for p in params])
+        """Execute a statement that returns no rows, once or for each set of parameters, now
+        (with the writes deferred before it); `defer` sends it later."""
+        defer(conn, self, params)
+        flush(conn)
+
+    def _send(self, cur: Any, params: dict[str, Any] | Sequence[dict[str, Any]]) -> None:
+        if isinstance(params, dict):
+            cur.execute(self.sql, self._params(params), prepare=True)
+        else:
+            cur.executemany(self.sql, [self._params(p) for p in params])
+
+
+def defer(conn: Any, stmt: RawStatement, params: dict[str, Any] | Sequence[dict[str, Any]]) -> None:
+    """Write `stmt` (no rows back; once, or once per set of parameters) in the transaction
+    open on psycopg connection `conn` (from `driver`), with the transaction's next statement
+    or its COMMIT, whichever comes first, in the same round trip. See the module's text."""
+    _DEFERRED.setdefault(conn, []).append((stmt, params))
+
+
+def flush(conn: Any) -> None:
+    """Send the writes deferred on `conn` now, in one round trip."""
+    writes = _DEFERRED.pop(conn, None)
+    if writes:
+        with conn.cursor() as cur, conn.pipeline():
+            _send_writes(cur, writes)
+
+
+def _send_writes(cur: Any, writes: list[tuple[RawStatement, Any]]) -> None:
+    for stmt, params in writes:
+        stmt._send(cur, params)
+
+
+def install(engine: Engine) -> Engine:
+    """Let `engine`'s connections defer writes: send them before any other statement and with
+    the COMMIT, drop them on a rollback. `credo.db.make_engine` calls it for PostgreSQL."""
+    if engine not in _ENGINES:
+        event.listen(engine, "before_cursor_execute", _before_statement)
+        event.listen(engine, "commit", _with_commit)
+        event.listen(engine, "rollback", _on_rollback)
+        event.listen(engine, "checkin", _on_checkin)
+        _ENGINES.add(engine)
+    return engine
+
+
+def _before_statement(conn, *_args) -> None:
+    # a statement SQLAlchemy runs comes after the writes deferred before it (SAVEPOINT and
+    # ROLLBACK TO SAVEPOINT too: a savepoint keeps what was deferred before it)
+    if _DEFERRED and (pg := conn.connection.driver_connection) is not None:
+        flush(pg)
+
+
+def _with_commit(conn) -> None:
+    # the deferred writes and the COMMIT in one round trip; SQLAlchemy's own commit that
+    # follows finds the transaction ended and sends nothing
+    pg = conn.connection.driver_connection
+    writes = _DEFERRED.pop(pg, None)
+    if writes:
+        try:
+            with pg.cursor() as cur, pg.pipeline():
+                _send_writes(cur, writes)
+                # a statement, not `pg.commit()`, which syncs once more than the pipeline's
+                # own end does: one round trip, not two
+                cur.execute(b"COMMIT")
+        except Exception as exc:
+            # as SQLAlchemy's own commit would fail: wrapped (IntegrityError, ...), and a lost
+            # connection invalidated
+            conn._handle_dbapi_exception(exc, "COMMIT", None, None, None)
+
+
+def _on_rollback(conn) -> None:
+    # never sent, so there is nothing to undo: they end with their transaction
+    pg = conn.connection.driver_connection
+    if pg is not None:
+        _DEFERRED.pop(pg, None)
+
+
+def _on_checkin(dbapi_connection, _record) -> None:
+    # only a transaction ended behind SQLAlchemy's back gets here with writes left; the pool's
+    # reset rolls that transaction back, and the writes, unsent, go with it. (None: the
+    # connection was invalidated and closed; its writes went with the WeakKeyDictionary entry)
+    if dbapi_connection is not None and _DEFERRED.pop(dbapi_connection, None):
+        log.error("a connection went back to the pool with deferred writes; rolled back")
 
 
 def pipelined(conn: Any, work: Iterable[tuple]) -> list[list]:
-    """Run several selects in one round trip (psycopg's pipeline mode); their rows, in order.
-    Each piece of work is ``(statement, params)`` (rows as tuples) or ``(statement, params,
-    row_factory)``."""
-    cursors = []
-    with conn.pipeline():
-        for stmt, params, *factory in work:
-            cur = conn.cursor(row_factory=factory[0]) if factory else conn.cursor()
+    """Run several selects in one round trip (psycopg's pipeline mode), after the writes
+    deferred on `conn`; their rows, in order. Each piece of work is ``(statement, params)``
+    (rows as tuples) or ``(statement, params, row_factory)`` (None: tuples)."""
+    writes = _DEFERRED.pop(conn, None)
+    work = list(work)
+    if not writes and len(work) == 1:
+        # one read and nothing before it: a pipeline saves no round trip (the BEGIN that opens
+        # a transaction is a round trip of its own either way: psycopg syncs after it)
+        stmt, params, *factory = work[0]
+        with _cursor(conn, factory) as cur:
             cur.execute(stmt.sql, stmt._params(params), prepare=True)
-            cursors.append(cur)
-    out = []
-    for cur in cursors:
-        with cur:
-            out.append(cur.fetchall())
-    return out
+            return [cur.fetchall()]
+    cursors = [conn.cursor()] if writes else []
+    try:
+        with conn.pipeline():
+            if writes:
+                _send_writes(cursors[0], writes)
+            for stmt, params, *factory in work:
+                cur = _cursor(conn, factory)
+                cursors.append(cur)
+                cur.execute(stmt.sql, stmt._params(params), prepare=True)
+        return [cur.fetchall() for cur in cursors[1 if writes else 0 :]]
+    finally:
+        for cur in cursors:
+            cur.close()
+
+
+def _cursor(conn: Any, factory: list) -> Any:
+    return conn.cursor(row_factory=factory[0]) if factory and factory[0] else conn.cursor()
 
 
 def utc(value: datetime | None) -> datetime | None:

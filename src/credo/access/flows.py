@@ -39,7 +39,7 @@ from credo.config import Profile, get_settings
 from credo.core.normalize import ID_TYPES, normalize_identifier
 from credo.core.refs import new_ref
 from credo.db import UTCDateTime, utcnow
-from credo.dbraw import RawStatement, driver, utc
+from credo.dbraw import RawStatement, defer, driver, utc
 from credo.errors import Forbidden, Invalid, NotFound
 from credo.inquiry.models import Inquiry, InquiryKind, InquirySource
 from credo.rights import controls
@@ -234,7 +234,7 @@ def _authorise(
            "source": InquirySource.api.value, "content_hash": inquiry.content_hash,
            "recorded_at": at}  # fmt: skip
     if pg is not None:
-        _RAW_INSERT_INQUIRY.run(pg, row)
+        defer(pg, _RAW_INSERT_INQUIRY, row)  # with the next reads: the report shows it
     else:  # Core: no ORM bulk machinery for one row
         session.execute(insert(Inquiry.__table__), [row])
     audit.record(  # written at commit (unsealed on the API's sessions: no ledger lock)

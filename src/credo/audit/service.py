@@ -62,7 +62,7 @@ from credo.audit.chain import (
 from credo.audit.models import AuditCheckpoint, AuditEntry
 from credo.config import get_settings
 from credo.db import pg_setting, utcnow
-from credo.dbraw import RawStatement, driver
+from credo.dbraw import RawStatement, defer, driver
 from credo.errors import IntegrityError
 from credo.security.keys import KeyRing
 
@@ -196,7 +196,7 @@ def write_unsealed(session: Session, entries: list[dict[str, Any]]) -> None:
         })  # fmt: skip
     pg = driver(session)
     if pg is not None:  # the API's hot path: straight on psycopg (credo.dbraw)
-        _RAW_INSERT_UNSEALED.run(pg, rows[0] if len(rows) == 1 else rows)
+        defer(pg, _RAW_INSERT_UNSEALED, rows[0] if len(rows) == 1 else rows)  # with the COMMIT
     else:
         session.execute(insert(AuditEntry.__table__), rows)
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from credo.audit import service as audit
 from credo.config import Profile, get_settings
 from credo.db import UTCDateTime
-from credo.dbraw import RawStatement, driver, pipelined
+from credo.dbraw import RawStatement, defer, driver, pipelined
 from credo.feature.pit import ACCOUNT_SCHEMA, INQUIRY_SCHEMA, PUBLIC_SCHEMA, STATUS_SCHEMA
 from credo.feature.service import _plain_rows, _statements
 from credo.feature.single import features_from_rows
@@ -77,7 +77,11 @@ _CHAMPION = select(_V.id, _V.name, _V.version, _V.kind, _V.spec_sha256).where(
 )
 _RAW_CHAMPION = RawStatement(_CHAMPION)
 _MODELS: dict[tuple[int, str], Champion] = {}
+#: `score_subject` reads the features itself
+_READ = object()
 _MODELS_LOCK = threading.Lock()
+#: rebuilt models kept: a champion per segment (person, enterprise) and the ones just replaced
+_MODELS_KEPT = 8
 
 
 def champion(session: Session, segment: str) -> Champion | None:
@@ -89,6 +93,10 @@ def champion(session: Session, segment: str) -> Champion | None:
         row = rows[0] if rows else None
     else:
         row = session.execute(_CHAMPION, params).first()
+    return _champion(session, row)
+
+
+def _champion(session: Session, row: Any) -> Champion | None:
     if row is None:
         return None
     key = (row[0], row[4])  # id, spec hash
@@ -98,7 +106,8 @@ def champion(session: Session, segment: str) -> Champion | None:
         hit = Champion(key[0], version.label, version.kind.value, key[1],
                        registry.load(version))  # fmt: skip
         with _MODELS_LOCK:
-            _MODELS.clear()  # one champion per segment and a few segments: keep the latest
+            if len(_MODELS) >= _MODELS_KEPT:  # retired models pile up: start again
+                _MODELS.clear()
             _MODELS[key] = hit
     return hit
 
@@ -197,6 +206,32 @@ def features_now(
         params = {"subject_ids": [subject_id], "before": inquiries_before}
         acc, st, inq, pub = (_plain_rows(session, stmt.params(params), schema)
                              for stmt, schema in zip(_ROWS, _SCHEMAS, strict=True))  # fmt: skip
+    return _features(acc, st, inq, pub, as_of, retention)
+
+
+def champion_and_features(
+    session: Session,
+    segment: str,
+    subject_id: int,
+    as_of: date,
+    *,
+    inquiries_before: datetime,
+) -> tuple[Champion | None, dict[str, float | None] | None]:
+    """`champion` and `features_now` together: on PostgreSQL the five reads share one round
+    trip (with any writes deferred before them)."""
+    pg = driver(session)
+    if pg is None:
+        return champion(session, segment), features_now(
+            session, subject_id, as_of, inquiries_before=inquiries_before
+        )
+    params = {"subject_id": subject_id, "before": inquiries_before}
+    work = [(_RAW_CHAMPION, {"segment": Segment(segment).value}),
+            *((stmt, params) for stmt in _RAW_ROWS)]  # fmt: skip
+    champ, acc, st, inq, pub = pipelined(pg, work)
+    return _champion(session, champ[0] if champ else None), _features(acc, st, inq, pub, as_of)
+
+
+def _features(acc, st, inq, pub, as_of: date, retention: Profile | None = None):
     accounts, statuses, public_records = drop_expired_rows(
         acc, st, pub, profile=retention or get_settings().jurisdiction, as_of=as_of
     )
@@ -216,15 +251,19 @@ def score_subject(
     inquiries_before: datetime,
     trigger: str = "request",
     now: datetime,
+    features: dict[str, float | None] | object | None = _READ,
 ) -> OnlineScore | None:
     """Score one subject with `model` as of `as_of`, store the score and ledger it
     (``score.compute``, as `score_subjects` does); None when the subject has no credit file
     to score then (ledgered too).
 
     Inquiries recorded at or after `inquiries_before` are left out (a query is scored on the
-    file without its own inquiry).
+    file without its own inquiry). `features`: the subject's `features_now` when the caller
+    read them already (`champion_and_features`).
     """
-    feats = features_now(session, subject_id, as_of, inquiries_before=inquiries_before)
+    feats = features
+    if feats is _READ:
+        feats = features_now(session, subject_id, as_of, inquiries_before=inquiries_before)
     result = None
     if feats is not None:
         score, pd, grade, reasons = score_record(model.model, feats)
@@ -242,7 +281,7 @@ def score_subject(
                "trigger": trigger}  # fmt: skip
         pg = driver(session)
         if pg is not None:
-            _RAW_INSERT_SCORE.run(pg, row)
+            defer(pg, _RAW_INSERT_SCORE, row)  # with the COMMIT
         else:
             session.execute(insert(SubjectScore.__table__), [row])
     scored = int(result is not None)

@@ -104,14 +104,16 @@ def post_score(body: ScoreQuery, ctx: Context, who: Caller) -> Response:
         with ctx.transaction() as session:
             query = _authorise(ctx, session, who, body, Scope.score)
             segment = query.subject.subject_type.value
-            model = online.champion(session, segment)
+            as_of = query.at.date()
+            model, features = online.champion_and_features(
+                session, segment, query.subject.id, as_of, inquiries_before=query.at
+            )
             if model is None:
                 raise ScoringUnavailable(f"no {segment} scoring model is published yet")
-            as_of = query.at.date()
             s = online.score_subject(
                 session, subject_id=query.subject.id, subject_ref=query.subject.ref,
                 model=model, as_of=as_of, actor=who.actor, inquiries_before=query.at,
-                now=utcnow(),
+                now=utcnow(), features=features,
             )  # fmt: skip
             result = {
                 "query_id": query.query_id, "subject_ref": query.subject.ref,
