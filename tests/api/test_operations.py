@@ -9,6 +9,7 @@ import pytest
 from anyio import to_thread
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from credo.api import app as app_module
 from credo.api.app import create_app
@@ -195,3 +196,42 @@ def test_a_running_app_keeps_its_startup_objects_out_of_the_collectors_passes(
         assert gc.get_freeze_count() > 100_000  # the first app still runs
         assert first.get("/healthz").status_code == 200
     assert gc.get_freeze_count() == 0
+
+
+def _terminate_pooled_backends(api) -> int:
+    """End every server backend of the app's pool behind its back (a database restart, as a
+    pooled connection sees it); how many were ended."""
+    admin = make_engine(api.engine.url.render_as_string(hide_password=False))
+    try:
+        with admin.connect() as conn:
+            ended = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+            conn.commit()
+    finally:
+        admin.dispose()
+    return ended
+
+
+@pytest.mark.parametrize("engine", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)  # fmt: skip
+def test_a_lost_database_connection_answers_503_and_the_next_request_succeeds(api, caplog):
+    consent = api.consent()
+    assert api.query("scores", consent).status_code == 200
+    assert _terminate_pooled_backends(api) >= 1
+    # the connection was used a moment ago: it goes out without a ping, and the query finds it
+    # dead (one answer of a restart; an idle connection would have been pinged and replaced)
+    r = api.query("scores", consent)
+    assert r.status_code == 503, r.text
+    assert r.headers["retry-after"] == "1"
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["type"].endswith("/database-unavailable") and body["instance"]
+    assert "Traceback" not in r.text and "terminat" not in r.text
+    # the pool was renewed: the same request now succeeds, and wrote one inquiry more
+    r = api.query("scores", consent)
+    assert r.status_code == 200, r.text
+    assert len(api.ledger("query.authorise")) == 2

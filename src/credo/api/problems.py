@@ -4,7 +4,8 @@ Domain errors (`credo.errors.CredoError`) carry their own status, type and words
 errors name the field and say what is wrong with it but never echo the value sent: a
 misplaced identity number must not come back in a response or reach a log. Anything
 unexpected is logged with its trace on the server and answered with a bare 500 that names
-only the request id.
+only the request id; a database that did not answer (lost connection, cancelled statement,
+serialization failure) with a 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import logging
 import re
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credo.core.masking import mask_id
@@ -142,11 +145,29 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
                         media_type=PROBLEM_JSON)  # fmt: skip
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # a lost connection (a database restart or failover), a cancelled statement, a
+    # serialization failure: transient, and the same request may succeed (the pool is renewed
+    # after a lost connection). The class only: a driver's message can quote parameters.
+    log.warning("request %s: database unavailable (%s)", _request_id(request),
+                type(getattr(exc, "orig", None) or exc).__name__)  # fmt: skip
+    return problem(
+        503,
+        "the database did not answer the request; retry it",
+        type=f"{PROBLEM_BASE}database-unavailable",
+        headers={"Retry-After": "1"},
+        instance=_request_id(request),
+    )
+
+
 def install(app: FastAPI) -> None:
     """Render every error of `app` as problem+json."""
     app.add_exception_handler(CredoError, _credo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # SQLAlchemy's, and psycopg's own from the statements run on it directly (credo.dbraw)
+    app.add_exception_handler(sa_exc.OperationalError, _database_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 
