@@ -503,14 +503,22 @@ def _analyze_missing(engine) -> list[str]:
     return list(tables)
 
 
+#: the tables a run writes: vacuumed before each configuration, as autovacuum would do
+WRITTEN_TABLES = ("inquiry", "subject_score", "audit_entry", "audit_checkpoint")
+
+
 def reset_worker(spec: dict) -> dict:
     """In the child: delete the inquiries earlier benchmark runs wrote through the API, so that
-    reports do not grow from run to run (the audit-ledger entries stay)."""
+    reports do not grow from run to run (the audit-ledger entries and the scores stay), then
+    VACUUM ANALYZE the tables runs write. A production server runs autovacuum; a server with it
+    off (as on the reference machine) would otherwise keep every dead row of every earlier run
+    (each ledger entry is updated once, when it is sealed) and slow down run after run."""
     from sqlalchemy import text
 
     from credo.db import get_engine
 
-    with get_engine().begin() as conn:
+    engine = get_engine()
+    with engine.begin() as conn:
         n = conn.execute(
             text(
                 "DELETE FROM inquiry WHERE source = 'api' AND institution_id = "
@@ -518,7 +526,10 @@ def reset_worker(spec: dict) -> dict:
             ),
             {"code": spec["querier"]},
         ).rowcount
-    return {"deleted_inquiries": n}
+    t0 = time.perf_counter()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"VACUUM (ANALYZE) {', '.join(WRITTEN_TABLES)}"))
+    return {"deleted_inquiries": n, "vacuum_seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _log(msg: str) -> None:
@@ -863,14 +874,15 @@ def run_config(args, marker: dict, workers: int) -> dict:
     reset = _run_worker("reset", {"querier": QUERIER}, env)
     print(
         f"[{workers} worker{'s' if workers > 1 else ''}] deleted {reset['deleted_inquiries']:,} "
-        "inquiries of earlier runs; starting credo serve",
+        f"inquiries of earlier runs, vacuumed {', '.join(WRITTEN_TABLES)} in "
+        f"{reset['vacuum_seconds']:.1f}s; starting credo serve",
         flush=True,
     )
     log = CACHE / f"serve-{workers}w.log"
     server = Server(env, workers, log)
     me = psutil.Process()
     cores = psutil.cpu_count() or 1
-    out: dict[str, Any] = {"workers": workers, "phases": {}}
+    out: dict[str, Any] = {"workers": workers, "reset": reset, "phases": {}}
     try:
         out["startup_seconds"] = round(server.wait_ready(), 2)
         queries = marker["access"]["queries"][: args.sample]
