@@ -82,6 +82,8 @@ PURPOSE = "loan_approval"
 CONSENT_DAYS = 365
 ACTOR = "bench:api"
 
+#: a request slower than this counts in a phase's `slow_seconds`
+SLOW_MS = 50.0
 GOAL_RATE = 200.0  # requests/s at which the JSON report latency goal is set
 GOAL_REPORT_P99_MS = 50.0
 GOAL_SCORE_P99_MS = 20.0
@@ -703,20 +705,41 @@ class Recorder:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.latencies: list[float] = []
+        #: when each successful request was due (perf_counter), for `slow_seconds`
+        self.starts: list[float] = []
         self.errors: dict[tuple[int, str], int] = {}
         self.bytes = 0
+        self._wall_offset = time.time() - time.perf_counter()
 
-    def ok(self, seconds: float, size: int) -> None:
+    def ok(self, seconds: float, size: int, start: float | None = None) -> None:
         self.latencies.append(seconds)
+        self.starts.append(start if start is not None else time.perf_counter() - seconds)
         self.bytes += size
+
+    def slow_seconds(self, over_ms: float = SLOW_MS, top: int = 3) -> list[dict]:
+        """The wall-clock seconds (UTC, by when the request was due) with the most requests
+        slower than `over_ms`: where a p99 came from, to hold against the server's and
+        PostgreSQL's logs."""
+        by_second: dict[int, list[float]] = {}
+        for start, lat in zip(self.starts, self.latencies, strict=True):
+            if lat * 1000 > over_ms:
+                by_second.setdefault(int(start + self._wall_offset), []).append(lat * 1000)
+        worst = sorted(by_second.items(), key=lambda kv: -len(kv[1]))[:top]
+        return [
+            {"second": datetime.fromtimestamp(sec, UTC).isoformat(timespec="seconds"),
+             "requests_over": len(lats), "max_ms": round(max(lats), 1)}
+            for sec, lats in sorted(worst)
+        ]  # fmt: skip
 
     def error(self, status: int, body: str) -> None:
         key = (status, body[:500])
         self.errors[key] = self.errors.get(key, 0) + 1
 
-    def record(self, seconds: float, status: int, ctype: bytes, body: bytes) -> None:
+    def record(
+        self, seconds: float, status: int, ctype: bytes, body: bytes, start: float | None = None
+    ) -> None:
         if status == 200 and _body_ok(self.kind, ctype, body):
-            self.ok(seconds, len(body))
+            self.ok(seconds, len(body), start)
         elif status == 200:
             self.error(200, f"unexpected body ({ctype.decode()}): {body[:200]!r}")
         else:
@@ -738,7 +761,7 @@ async def _timed(conn: Conn, raw: bytes, rec: Recorder, start: float, timeout: f
         conn.close()
         rec.error(0, f"{exc.__class__.__name__}: {exc}")
         return
-    rec.record(time.perf_counter() - start, status, ctype, body)
+    rec.record(time.perf_counter() - start, status, ctype, body, start)
 
 
 async def fixed_rate(
@@ -847,6 +870,8 @@ def _summary(rec: Recorder, wall: float, **extra: Any) -> dict:
         "max_ms": round(ms[-1], 2) if ms else None,
         "mean_ms": round(sum(ms) / len(ms), 2) if ms else None,
         "mean_body_bytes": round(rec.bytes / len(ms)) if ms else None,
+        "requests_over_slow_ms": sum(1 for x in ms if x > SLOW_MS),
+        "slow_seconds": rec.slow_seconds(),
         **extra,
     }
 
@@ -1118,6 +1143,11 @@ def _print_phase(name: str, r: dict) -> None:
     )
     for e in r["error_samples"][:3]:
         print(f"    {e['count']}x {e['status']}: {e['body'][:300]}", flush=True)
+    if r.get("slow_seconds") and r.get("mode") == "fixed":
+        where = ", ".join(f"{w['second'][11:19]} ({w['requests_over']}, max {w['max_ms']:g} ms)"
+                          for w in r["slow_seconds"])  # fmt: skip
+        print(f"    over {SLOW_MS:g} ms: {r['requests_over_slow_ms']:,}, most at {where} UTC",
+              flush=True)  # fmt: skip
 
 
 def _fmt(v: float | None) -> str:
