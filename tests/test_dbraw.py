@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from credo import db, dbraw
 from credo.db import make_engine
@@ -187,10 +187,63 @@ def test_a_connection_used_just_before_goes_out_without_a_ping(pg, monkeypatch):
     assert len(pings) == 1
 
 
+def _terminate(engine, pid: int) -> None:
+    admin = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            conn.commit()
+    finally:
+        admin.dispose()
+
+
 def test_an_idle_connection_the_server_closed_is_replaced_at_checkout(pg, monkeypatch):
     dead = _backend_pid(pg)
-    with make_engine(pg.url.render_as_string(hide_password=False)).connect() as admin:
-        admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": dead})
-        admin.commit()
+    _terminate(pg, dead)
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # it has been idle "long enough"
     assert _backend_pid(pg) != dead  # the ping found it dead; a new connection answered
+
+
+def test_a_rollback_drops_deferred_writes_on_a_connection_kept_checked_out(pg):
+    with pg.connect() as conn:
+        raw = conn.connection.driver_connection
+        conn.execute(select(1))
+        dbraw.defer(raw, INSERT, {"id": 1, "note": "gone"})
+        conn.rollback()  # no checkin in between: the rollback itself drops them
+        conn.execute(insert(PROBE).values(id=2, note="kept"))
+        conn.commit()
+    assert _rows(pg) == [(2, "kept")]
+
+
+def test_after_a_deferred_write_fails_the_commit_the_connection_works_on(pg):
+    with pg.connect() as conn:
+        raw = conn.connection.driver_connection
+        conn.execute(insert(PROBE).values(id=1, note="first"))
+        conn.commit()
+        conn.execute(select(1))
+        dbraw.defer(raw, INSERT, {"id": 1, "note": "duplicate key"})
+        with pytest.raises(sa_exc.IntegrityError):
+            conn.commit()
+        conn.rollback()
+        # the server's transaction was ended too, not left aborted
+        assert conn.execute(select(PROBE.c.note)).scalars().all() == ["first"]
+        conn.commit()
+
+
+def test_a_connection_lost_under_a_session_fails_with_the_drivers_error_and_closes(pg):
+    pid = _backend_pid(pg)
+    _terminate(pg, pid)
+    sessions = sessionmaker(bind=pg)
+    with pytest.raises(sa_exc.OperationalError) as caught, db.transaction(sessions) as session:
+        # SQLAlchemy's own statement finds the connection dead and invalidates it; the
+        # rollback that follows must not fail in its turn (PendingRollbackError)
+        session.execute(select(1))
+    assert caught.value.connection_invalidated
+    assert _backend_pid(pg) != pid
+
+
+def test_driver_accepts_the_engines_connections_and_option_copies(pg):
+    with pg.connect() as conn, Session(bind=conn) as session:
+        assert dbraw.driver(session) is not None
+    with Session(pg.execution_options(isolation_level="REPEATABLE READ")) as session:
+        assert dbraw.driver(session) is not None

@@ -26,6 +26,7 @@ runs), and its error, if any, fails that next statement or the commit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -45,8 +46,9 @@ _DIALECT = _psycopg_dialect.dialect()
 _EXPANDING = re.compile(r"IN \(__\[POSTCOMPILE_(\w+)\]\)")
 
 
-#: engines whose connections may hold deferred writes (`install`)
-_ENGINES: WeakSet[Engine] = WeakSet()
+#: dialects of the engines whose connections may hold deferred writes (`install`); the dialect,
+#: because an engine's connections and its `execution_options` copies share it
+_DIALECTS: WeakSet[Any] = WeakSet()
 #: per psycopg connection, the writes its open transaction deferred, in order
 _DEFERRED: WeakKeyDictionary[Any, list[tuple[RawStatement, Any]]] = WeakKeyDictionary()
 
@@ -54,10 +56,10 @@ _DEFERRED: WeakKeyDictionary[Any, list[tuple[RawStatement, Any]]] = WeakKeyDicti
 def driver(session: Session) -> Any | None:
     """The psycopg connection under `session`'s transaction on PostgreSQL (beginning the
     transaction if needed); None on any other database."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
         return None
-    if bind not in _ENGINES:
+    if dialect not in _DIALECTS:
         raise RuntimeError("a PostgreSQL engine not made by credo.db.make_engine (see install)")
     return session.connection().connection.driver_connection
 
@@ -124,12 +126,12 @@ def _send_writes(cur: Any, writes: list[tuple[RawStatement, Any]]) -> None:
 def install(engine: Engine) -> Engine:
     """Let `engine`'s connections defer writes: send them before any other statement and with
     the COMMIT, drop them on a rollback. `credo.db.make_engine` calls it for PostgreSQL."""
-    if engine not in _ENGINES:
+    if engine.dialect not in _DIALECTS:
         event.listen(engine, "before_cursor_execute", _before_statement)
         event.listen(engine, "commit", _with_commit)
         event.listen(engine, "rollback", _on_rollback)
         event.listen(engine, "checkin", _on_checkin)
-        _ENGINES.add(engine)
+        _DIALECTS.add(engine.dialect)
     return engine
 
 
@@ -151,15 +153,24 @@ def _with_commit(conn) -> None:
                 _send_writes(cur, writes)
                 # a statement, not `pg.commit()`, which syncs once more than the pipeline's
                 # own end does: one round trip, not two
-                cur.execute(b"COMMIT")
+                cur.execute(b"COMMIT", prepare=False)
         except Exception as exc:
-            # as SQLAlchemy's own commit would fail: wrapped (IntegrityError, ...), and a lost
-            # connection invalidated
+            # A failed write skipped the COMMIT and left the server's transaction aborted;
+            # SQLAlchemy counts the transaction as ended once its commit raised and would send
+            # no ROLLBACK, so end it here (a lost connection cannot, and needs none).
+            with contextlib.suppress(Exception):
+                pg.rollback()
+            # then fail as SQLAlchemy's own commit would: wrapped (IntegrityError, ...), and a
+            # lost connection invalidated
             conn._handle_dbapi_exception(exc, "COMMIT", None, None, None)
 
 
 def _on_rollback(conn) -> None:
-    # never sent, so there is nothing to undo: they end with their transaction
+    # never sent, so there is nothing to undo: they end with their transaction. An invalidated
+    # connection (lost) has no psycopg connection left to ask for, and its writes went with it
+    # (`conn.connection` would raise there, failing the rollback itself).
+    if conn.invalidated:
+        return
     pg = conn.connection.driver_connection
     if pg is not None:
         _DEFERRED.pop(pg, None)

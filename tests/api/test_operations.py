@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 
+import psycopg
 import pytest
 from anyio import to_thread
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
+from credo import db
 from credo.api import app as app_module
+from credo.api import problems
 from credo.api.app import create_app
 from credo.config import Settings
 from credo.db import make_engine
@@ -218,20 +223,70 @@ def _terminate_pooled_backends(api) -> int:
 
 @pytest.mark.parametrize("engine", [pytest.param("postgresql", marks=pytest.mark.postgres)],
                          indirect=True)  # fmt: skip
-def test_a_lost_database_connection_answers_503_and_the_next_request_succeeds(api, caplog):
+@pytest.mark.parametrize("first", ["raw", "orm"])
+def test_a_lost_database_connection_answers_503_and_the_next_request_succeeds(
+    api, monkeypatch, first
+):
     consent = api.consent()
     assert api.query("scores", consent).status_code == 200
+    # pooled connections count as just used: none is pinged at checkout, so a request meets
+    # the dead connection, as one does within a second of a database restart
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
     assert _terminate_pooled_backends(api) >= 1
-    # the connection was used a moment ago: it goes out without a ping, and the query finds it
-    # dead (one answer of a restart; an idle connection would have been pinged and replaced)
-    r = api.query("scores", consent)
+    if first == "raw":  # the first statement runs on psycopg directly (credo.dbraw)
+        r = api.query("scores", consent)
+    else:  # through SQLAlchemy's session, which invalidates the connection itself
+        r = api.post(f"/v1/consents/{consent}/revoke")
     assert r.status_code == 503, r.text
     assert r.headers["retry-after"] == "1"
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
     assert body["type"].endswith("/database-unavailable") and body["instance"]
     assert "Traceback" not in r.text and "terminat" not in r.text
-    # the pool was renewed: the same request now succeeds, and wrote one inquiry more
+    # the pool was renewed: the same request now succeeds
     r = api.query("scores", consent)
     assert r.status_code == 200, r.text
     assert len(api.ledger("query.authorise")) == 2
+
+
+def _sqlite_error(name: str) -> sqlite3.OperationalError:
+    exc = sqlite3.OperationalError(name.lower())
+    exc.sqlite_errorname = name
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (psycopg.OperationalError("server closed the connection unexpectedly"), True),
+        (psycopg.errors.SerializationFailure(), True),
+        (psycopg.errors.DeadlockDetected(), True),
+        (psycopg.errors.QueryCanceled(), True),
+        (psycopg.errors.AdminShutdown(), True),
+        (psycopg.errors.TooManyConnections(), True),
+        (psycopg.errors.ProgramLimitExceeded(), False),  # an OperationalError, but lasting
+        (psycopg.errors.UndefinedTable(), False),
+        (psycopg.errors.UniqueViolation(), False),
+        (sa_exc.OperationalError("SELECT 1", {}, psycopg.errors.QueryCanceled()), True),
+        (sa_exc.OperationalError("SELECT 1", {}, psycopg.errors.ProgramLimitExceeded()), False),
+        (sa_exc.OperationalError("x", {}, Exception(), connection_invalidated=True), True),
+        (sa_exc.OperationalError("x", {}, _sqlite_error("SQLITE_BUSY")), True),
+        (sa_exc.OperationalError("x", {}, _sqlite_error("SQLITE_ERROR")), False),  # no such table
+        (ValueError("not a database error"), False),
+    ],
+)
+def test_only_transient_database_errors_are_answered_503(exc, transient):
+    assert problems.transient_database_error(exc) is transient
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the table is dropped
+def test_a_lasting_database_error_is_a_500_with_its_trace_logged(api, caplog):
+    consent = api.consent()
+    with api.engine.begin() as conn:  # a bug's effect: a table the code needs is not there
+        conn.execute(text("DROP TABLE subject_score"))
+    api.client.raise_server_exceptions = False
+    r = api.query("scores", consent)
+    assert r.status_code == 500, r.text  # SQLite's "no such table" is an OperationalError
+    assert r.json()["type"].endswith("/internal")
+    assert "subject_score" not in r.text and "Traceback" not in r.text
+    assert any(rec.exc_info for rec in caplog.records if "failed" in rec.getMessage())

@@ -5,7 +5,7 @@ errors name the field and say what is wrong with it but never echo the value sen
 misplaced identity number must not come back in a response or reach a log. Anything
 unexpected is logged with its trace on the server and answered with a bare 500 that names
 only the request id; a database that did not answer (lost connection, cancelled statement,
-serialization failure) with a 503 and ``Retry-After``.
+serialization failure, deadlock) with a 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -145,10 +145,35 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
                         media_type=PROBLEM_JSON)  # fmt: skip
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # a lost connection (a database restart or failover), a cancelled statement, a
-    # serialization failure: transient, and the same request may succeed (the pool is renewed
-    # after a lost connection). The class only: a driver's message can quote parameters.
+#: SQLSTATE classes of a database error worth retrying as it is: connection exception (08),
+#: transaction rollback (40: serialization failure, deadlock), insufficient resources (53:
+#: too many connections), operator intervention (57: statement cancelled, server shutting down)
+_TRANSIENT_CLASSES = ("08", "40", "53", "57")
+#: SQLite's own transient errors (another writer holds the database)
+_SQLITE_TRANSIENT = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
+def transient_database_error(exc: BaseException) -> bool:
+    """Whether `exc` is a database failure the same request may not meet again: a connection
+    lost (a restart or failover), a statement cancelled, a serialization failure or deadlock,
+    a busy SQLite file. Anything else (a missing table, a program limit, ...) is a bug or a
+    lasting fault and stays a 500."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate
+        # no SQLSTATE: the client's own failure to talk to the server (connection lost)
+        return state is None or state[:2] in _TRANSIENT_CLASSES
+    return getattr(exc, "sqlite_errorname", None) in _SQLITE_TRANSIENT
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not transient_database_error(exc):
+        return await _unexpected(request, exc)
+    # The class only: a driver's message can quote parameters. A request whose connection was
+    # lost while committing may have been carried out; the caller cannot tell (docs/api.md).
     log.warning("request %s: database unavailable (%s)", _request_id(request),
                 type(getattr(exc, "orig", None) or exc).__name__)  # fmt: skip
     return problem(
@@ -166,8 +191,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # SQLAlchemy's, and psycopg's own from the statements run on it directly (credo.dbraw)
-    app.add_exception_handler(sa_exc.OperationalError, _database_unavailable)
-    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
