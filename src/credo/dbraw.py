@@ -21,7 +21,8 @@ BEGIN; the consent; the other reads with the inquiry written before them; the sc
 ledger entries with the COMMIT) where it cost nine. A deferred write is part of its
 transaction like any other: committed with it, dropped by its rollback, seen by every read
 after it (the listeners `install` puts on the engine send it before any statement SQLAlchemy
-runs), and its error, if any, fails that next statement or the commit.
+runs), and its error, if any, fails that next statement or the commit (and is reported with
+that statement's SQL).
 """
 
 from __future__ import annotations
