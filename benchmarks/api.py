@@ -389,8 +389,7 @@ def build_worker(spec: dict) -> dict:
     with session_scope(engine) as s:
         out["subjects_on_file"] = s.scalar(select(func.count()).select_from(Subject))
     out["sample_ids"] = _sample_persons(files / "truth.csv", spec["sample"], spec["seed"])
-    # committed: a connection's work is rolled back at close, ANALYZE's statistics with it
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _autocommit(engine) as conn:
         conn.exec_driver_sql("ANALYZE")
         out["database_mb"] = round(
             conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() / 2**20
@@ -480,13 +479,19 @@ def check_worker(spec: dict) -> dict:
     return {"subjects": subjects, "key_active": active, "analyzed": _analyze_missing(engine)}
 
 
+def _autocommit(engine):
+    """A connection whose statements commit as they run: VACUUM must, and ANALYZE's
+    statistics would be rolled back with the connection's transaction at close."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _analyze_missing(engine) -> list[str]:
     """ANALYZE the tables that hold rows but have no planner statistics (a bureau built
     before the build's final ANALYZE was committed had six; autovacuum may be off), committed;
     returns their names."""
     from sqlalchemy import text
 
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _autocommit(engine) as conn:
         tables = (
             conn.execute(
                 text(
@@ -529,7 +534,7 @@ def reset_worker(spec: dict) -> dict:
             {"code": spec["querier"]},
         ).rowcount
     t0 = time.perf_counter()
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _autocommit(engine) as conn:
         conn.execute(text(f"VACUUM (ANALYZE) {', '.join(WRITTEN_TABLES)}"))
     return {"deleted_inquiries": n, "vacuum_seconds": round(time.perf_counter() - t0, 1)}
 
@@ -711,9 +716,9 @@ class Recorder:
         self.bytes = 0
         self._wall_offset = time.time() - time.perf_counter()
 
-    def ok(self, seconds: float, size: int, start: float | None = None) -> None:
+    def ok(self, seconds: float, size: int, start: float) -> None:
         self.latencies.append(seconds)
-        self.starts.append(start if start is not None else time.perf_counter() - seconds)
+        self.starts.append(start)
         self.bytes += size
 
     def slow_seconds(self, over_ms: float = SLOW_MS, top: int = 3) -> list[dict]:
@@ -735,9 +740,7 @@ class Recorder:
         key = (status, body[:500])
         self.errors[key] = self.errors.get(key, 0) + 1
 
-    def record(
-        self, seconds: float, status: int, ctype: bytes, body: bytes, start: float | None = None
-    ) -> None:
+    def record(self, seconds: float, status: int, ctype: bytes, body: bytes, start: float) -> None:
         if status == 200 and _body_ok(self.kind, ctype, body):
             self.ok(seconds, len(body), start)
         elif status == 200:

@@ -150,10 +150,11 @@ def test_a_savepoint_keeps_the_writes_deferred_before_it(pg):
     assert _rows(pg) == [(1, "before the savepoint")]
 
 
-def test_run_writes_at_once(pg):
+def test_flush_writes_at_once(pg):
     with Session(pg) as session:
         conn = dbraw.driver(session)
-        INSERT.run(conn, {"id": 1, "note": "now"})
+        dbraw.defer(conn, INSERT, {"id": 1, "note": "now"})
+        dbraw.flush(conn)
         assert session.scalar(select(PROBE.c.note)) == "now"
         session.commit()
     assert _rows(pg) == [(1, "now")]

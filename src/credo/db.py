@@ -158,7 +158,10 @@ def pg_setting(session: Session, name: str, value: str) -> Iterator[None]:
     """PostgreSQL setting `name` at `value` for the statements of the block, in `session`'s
     transaction only; the transaction's own value is put back after it (``SET LOCAL ... TO
     DEFAULT`` would reset it instead). A block that fails aborts the transaction, and the
-    setting with it."""
+    setting with it. On any other database it changes nothing."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
     before = session.execute(
         text(f"SELECT current_setting('{name}'), set_config('{name}', '{value}', true)")
     ).scalar()

@@ -91,12 +91,6 @@ class RawStatement:
         it go in the same round trip."""
         return pipelined(conn, [(self, params, row_factory)])[0]
 
-    def run(self, conn: Any, params: dict[str, Any] | Sequence[dict[str, Any]]) -> None:
-        """Execute a statement that returns no rows, once or for each set of parameters, now
-        (with the writes deferred before it); `defer` sends it later."""
-        defer(conn, self, params)
-        flush(conn)
-
     def _send(self, cur: Any, params: dict[str, Any] | Sequence[dict[str, Any]]) -> None:
         if isinstance(params, dict):
             cur.execute(self.sql, self._params(params), prepare=True)
@@ -111,12 +105,17 @@ def defer(conn: Any, stmt: RawStatement, params: dict[str, Any] | Sequence[dict[
     _DEFERRED.setdefault(conn, []).append((stmt, params))
 
 
-def flush(conn: Any) -> None:
-    """Send the writes deferred on `conn` now, in one round trip."""
+def flush(conn: Any, *, commit: bool = False) -> None:
+    """Send the writes deferred on `conn` now, in one round trip; with `commit`, the COMMIT
+    too (when there were writes to send)."""
     writes = _DEFERRED.pop(conn, None)
     if writes:
         with conn.cursor() as cur, conn.pipeline():
             _send_writes(cur, writes)
+            if commit:
+                # a statement, not `conn.commit()`, which syncs once more than the pipeline's
+                # own end does: one round trip, not two
+                cur.execute(b"COMMIT", prepare=False)
 
 
 def _send_writes(cur: Any, writes: list[tuple[RawStatement, Any]]) -> None:
@@ -147,23 +146,17 @@ def _with_commit(conn) -> None:
     # the deferred writes and the COMMIT in one round trip; SQLAlchemy's own commit that
     # follows finds the transaction ended and sends nothing
     pg = conn.connection.driver_connection
-    writes = _DEFERRED.pop(pg, None)
-    if writes:
-        try:
-            with pg.cursor() as cur, pg.pipeline():
-                _send_writes(cur, writes)
-                # a statement, not `pg.commit()`, which syncs once more than the pipeline's
-                # own end does: one round trip, not two
-                cur.execute(b"COMMIT", prepare=False)
-        except Exception as exc:
-            # A failed write skipped the COMMIT and left the server's transaction aborted;
-            # SQLAlchemy counts the transaction as ended once its commit raised and would send
-            # no ROLLBACK, so end it here (a lost connection cannot, and needs none).
-            with contextlib.suppress(Exception):
-                pg.rollback()
-            # then fail as SQLAlchemy's own commit would: wrapped (IntegrityError, ...), and a
-            # lost connection invalidated
-            conn._handle_dbapi_exception(exc, "COMMIT", None, None, None)
+    try:
+        flush(pg, commit=True)
+    except Exception as exc:
+        # A failed write skipped the COMMIT and left the server's transaction aborted;
+        # SQLAlchemy counts the transaction as ended once its commit raised and would send no
+        # ROLLBACK, so end it here (a lost connection cannot, and needs none).
+        with contextlib.suppress(Exception):
+            pg.rollback()
+        # then fail as SQLAlchemy's own commit would: wrapped (IntegrityError, ...), and a
+        # lost connection invalidated
+        conn._handle_dbapi_exception(exc, "COMMIT", None, None, None)
 
 
 def _on_rollback(conn) -> None:
@@ -198,19 +191,16 @@ def pipelined(conn: Any, work: Iterable[tuple]) -> list[list]:
         with _cursor(conn, factory) as cur:
             cur.execute(stmt.sql, stmt._params(params), prepare=True)
             return [cur.fetchall()]
-    cursors = [conn.cursor()] if writes else []
-    try:
+    with contextlib.ExitStack() as cursors:  # closed once the pipeline has synced
+        reads = []
         with conn.pipeline():
             if writes:
-                _send_writes(cursors[0], writes)
+                _send_writes(cursors.enter_context(conn.cursor()), writes)
             for stmt, params, *factory in work:
-                cur = _cursor(conn, factory)
-                cursors.append(cur)
+                cur = cursors.enter_context(_cursor(conn, factory))
                 cur.execute(stmt.sql, stmt._params(params), prepare=True)
-        return [cur.fetchall() for cur in cursors[1 if writes else 0 :]]
-    finally:
-        for cur in cursors:
-            cur.close()
+                reads.append(cur)
+        return [cur.fetchall() for cur in reads]
 
 
 def _cursor(conn: Any, factory: list) -> Any:

@@ -266,8 +266,6 @@ def _unsealed(session: Session) -> list:
     autovacuum is off or behind); a plain index scan marks them dead as it passes, once no
     open transaction can still see them, so later ticks skip them (0.1 ms). Bitmap scans are
     off for this one statement; the transaction's own setting is put back after it."""
-    if session.get_bind().dialect.name != "postgresql":
-        return session.execute(_UNSEALED).all()
     with pg_setting(session, "enable_bitmapscan", "off"):
         return session.execute(_UNSEALED).all()
 
